@@ -194,6 +194,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # (`next_poll_at`); these dispatchers only pick up rows that are due.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "worker-heartbeat": {"task": "config.tasks.worker_heartbeat", "schedule": 15.0},
+    # certificates: poll Check Certificate for enrolments whose next_poll_at is due.
+    "certificates-poll-due": {"task": "certificates.tasks.enrolment_poll_due", "schedule": 5.0},
+    # certificates: re-enqueue enrolments stuck past their deadline; purge identity files.
+    "certificates-housekeeping": {"task": "certificates.tasks.enrolment_housekeeping", "schedule": 300.0},
+    # documents: poll status / download / verify documents whose next_poll_at is due.
+    "documents-poll-due": {"task": "documents.tasks.document_poll_due", "schedule": 5.0},
+    # documents: re-enqueue documents stuck past their deadline (safe to run twice).
+    "documents-housekeeping": {"task": "documents.tasks.document_housekeeping", "schedule": 300.0},
 }
 
 # ---------------------------------------------------------------------------- Peruri
@@ -217,6 +225,15 @@ PERURI_WEBVIEW_CALLBACKS = {
     "activation": env.str("PERURI_ACTIVATION_CALLBACK", default="generateCertificate"),
     "signing": env.str("PERURI_SIGNING_CALLBACK", default="signDocument"),
 }
+
+# ---------------------------------------------------------------------------- certificates
+# Fernet keys (comma-separated, newest first) encrypting KTP/NPWP numbers at rest.
+# Local/test derive one from SECRET_KEY; production requires it.
+FIELD_ENCRYPTION_KEYS: list[str] = env.list("PARAF_FIELD_ENCRYPTION_KEYS", default=[])
+# (certificates settings go here)
+
+# ---------------------------------------------------------------------------- documents & signing
+# (documents/signing settings go here)
 
 # ---------------------------------------------------------------------------- sandbox
 SANDBOX_API_KEY = env.str("SANDBOX_API_KEY", default="sandbox-api-key-0000-0000-000000000000")

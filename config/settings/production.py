@@ -22,6 +22,7 @@ ALLOWED_HOSTS = [h for h in _required("DJANGO_ALLOWED_HOSTS").split(",") if h.st
 PERURI_API_KEY = _required("PERURI_API_KEY")
 PERURI_SYSTEM_ID = _required("PERURI_SYSTEM_ID")
 PERURI_BASE_URL = _required("PERURI_BASE_URL")
+FIELD_ENCRYPTION_KEYS = [k for k in _required("PARAF_FIELD_ENCRYPTION_KEYS").split(",") if k.strip()]
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -29,11 +29,18 @@ def _isolated_files(settings: Any, tmp_path: Path) -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
+    """Forget rate limits, tokens and breaker state between tests (only this run's keys)."""
     from django.core.cache import cache
 
     yield
     try:
-        cache.clear()
+        prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+        if prefix and hasattr(cache, "_cache"):
+            client = cache._cache.get_client(write=True)
+            for key in client.scan_iter(match=f"{prefix}:*"):
+                client.delete(key)
+        else:
+            cache.clear()
     except Exception:  # noqa: BLE001,S110 - the DB cache table may not exist in non-DB tests
         pass
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
+from accounts.decorators import staff_required
 from django.core.cache import cache
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -96,7 +96,7 @@ def _read_messages() -> list[dict[str, object]]:
     return messages
 
 
-@staff_member_required
+@staff_required
 @never_cache
 def mailbox(request: HttpRequest) -> HttpResponse:
     """Local mode: every e-mail Paraf sent, readable in the browser, newest first."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("webview/", include("sandbox.webview_urls")),
+]

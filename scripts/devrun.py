@@ -36,9 +36,12 @@ def main() -> int:
     print("Paraf: http://127.0.0.1:8000   sandbox: http://127.0.0.1:8001   (Ctrl-C stops everything)", flush=True)
 
     def stop(*_: object) -> None:
-        for child in children.values():
+        for name, child in children.items():
             if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
+                if name in ("worker", "beat"):
+                    child.terminate()  # Celery's main process shuts its pool down itself (warm shutdown)
+                else:
+                    os.killpg(child.pid, signal.SIGTERM)  # runserver's autoreloader has a child process
         deadline = time.monotonic() + 10
         for child in children.values():
             try:

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from accounts.decorators import staff_required
 from django.core.cache import cache
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -16,6 +15,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.decorators import staff_required
 from config.celery import app as celery_app
 from config.tasks import HEARTBEAT_KEY
 

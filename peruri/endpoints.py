@@ -8,19 +8,19 @@ and the JWT path differs between sandbox and production.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 NAMESPACE = "digitalSignatureFullJwtSandbox"
 
 
-class Envelope(str, Enum):
+class Envelope(StrEnum):
     PARAM = "param"
     REQUEST_SIGNING = "requestSigning"
     REQUEST_SET_SIGNATURE = "requestSetSignature"
     REQUEST_GET_OTP_BULK = "requestGetOtpBulk"
 
 
-class TimeoutClass(str, Enum):
+class TimeoutClass(StrEnum):
     QUICK = "quick"  # status checks, OTP, JWT: seconds
     SIGN = "sign"  # the signing worker can take a while
     UPLOAD = "upload"  # documents: scaled by payload size

@@ -102,9 +102,7 @@ class PeruriRejected(PeruriError):
         operation: str | None = None,
         http_status: int | None = None,
     ) -> None:
-        super().__init__(
-            message, operation=operation, http_status=http_status, code=code, description=description
-        )
+        super().__init__(message, operation=operation, http_status=http_status, code=code, description=description)
 
     @property
     def pending(self) -> bool:

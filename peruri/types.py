@@ -238,9 +238,7 @@ class BulkOtpChallenge:
     phone: str | None = None
 
 
-KNOWN_DOCUMENT_STATUSES: Final = frozenset(
-    {"WAITING_SIGNATURE", "WAITING_NEXT_SIGNER", "SIGNED", "FAILED", "EXPIRED"}
-)
+KNOWN_DOCUMENT_STATUSES: Final = frozenset({"WAITING_SIGNATURE", "WAITING_NEXT_SIGNER", "SIGNED", "FAILED", "EXPIRED"})
 FINAL_DOCUMENT_STATUSES: Final = frozenset({"SIGNED", "FAILED", "EXPIRED"})
 
 

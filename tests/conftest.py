@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from tests.fixtures_certificates import certified_signer  # noqa: F401
 from tests.servers import ServerThread
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run

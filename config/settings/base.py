@@ -230,7 +230,28 @@ PERURI_WEBVIEW_CALLBACKS = {
 # Fernet keys (comma-separated, newest first) encrypting KTP/NPWP numbers at rest.
 # Local/test derive one from SECRET_KEY; production requires it.
 FIELD_ENCRYPTION_KEYS: list[str] = env.list("PARAF_FIELD_ENCRYPTION_KEYS", default=[])
-# (certificates settings go here)
+# Invitation → certificate must finish within this many days (then "expired"; staff can retry).
+CERTIFICATES_ENROLMENT_DAYS = env.int("CERTIFICATES_ENROLMENT_DAYS", default=30)
+# After the specimen (or the embedded web view) Peruri issues the certificate asynchronously:
+# poll Check Certificate for at most this long.
+CERTIFICATES_CERTIFICATE_WAIT_HOURS = env.int("CERTIFICATES_CERTIFICATE_WAIT_HOURS", default=72)
+# Backoff of the Check Certificate poller (seconds): base doubles per attempt up to the cap, ±20% jitter.
+CERTIFICATES_POLL_BASE_SECONDS = env.int("CERTIFICATES_POLL_BASE_SECONDS", default=5)
+CERTIFICATES_POLL_MAX_SECONDS = env.int("CERTIFICATES_POLL_MAX_SECONDS", default=600)
+# Embedded mode: how often to look whether the person finished Peruri's web view without a callback.
+CERTIFICATES_WEBVIEW_POLL_SECONDS = env.int("CERTIFICATES_WEBVIEW_POLL_SECONDS", default=60)
+# Retries of a step that failed transiently before the enrolment is marked failed for staff.
+CERTIFICATES_STEP_MAX_ATTEMPTS = env.int("CERTIFICATES_STEP_MAX_ATTEMPTS", default=6)
+# Identity files of an abandoned/failed enrolment are deleted after this many days without activity
+# (accepted ones are deleted as soon as Peruri has them).
+CERTIFICATES_IDENTITY_RETENTION_DAYS = env.int("CERTIFICATES_IDENTITY_RETENTION_DAYS", default=14)
+# Upload limits (the video recorder also stops at CERTIFICATES_VIDEO_MAX_SECONDS).
+CERTIFICATES_PHOTO_MAX_BYTES = env.int("CERTIFICATES_PHOTO_MAX_BYTES", default=5 * 1024 * 1024)
+CERTIFICATES_PHOTO_MAX_SIDE = 2000  # px; photos are re-encoded no larger than this
+CERTIFICATES_VIDEO_MAX_BYTES = env.int("CERTIFICATES_VIDEO_MAX_BYTES", default=20 * 1024 * 1024)
+CERTIFICATES_VIDEO_MAX_SECONDS = env.int("CERTIFICATES_VIDEO_MAX_SECONDS", default=10)
+# Callback-triggered checks ("check now") allowed per enrolment per minute.
+CERTIFICATES_CHECK_NOW_PER_MINUTE = 6
 
 # ---------------------------------------------------------------------------- documents & signing
 # (documents/signing settings go here)

@@ -4,4 +4,7 @@ from __future__ import annotations
 
 
 def prepare() -> None:
-    """Make sure the sandbox's CA exists. Filled in by the sandbox implementation."""
+    """Make sure the sandbox's CA exists (created once under SANDBOX_DATA_DIR, then reused)."""
+    from sandbox import ca
+
+    ca.ensure_ca()

@@ -254,7 +254,42 @@ CERTIFICATES_VIDEO_MAX_SECONDS = env.int("CERTIFICATES_VIDEO_MAX_SECONDS", defau
 CERTIFICATES_CHECK_NOW_PER_MINUTE = 6
 
 # ---------------------------------------------------------------------------- documents & signing
-# (documents/signing settings go here)
+# A Send Document / Signing call still "in flight" after this long died with its worker: the
+# outcome is unknown → needs reconciliation. Longer than the client's slowest upload/sign timeout.
+DOCUMENT_SEND_DEADLINE = env.int("DOCUMENT_SEND_DEADLINE", default=900)
+DOCUMENT_SIGN_DEADLINE = env.int("DOCUMENT_SIGN_DEADLINE", default=300)
+# Send Document retries (seconds) when nothing reached Peruri; then the document fails for staff.
+DOCUMENT_SEND_RETRY_SECONDS = [10, 30, 60, 120, 300, 600]
+# Status checks of a document waiting for its signer: first after this, doubling up to the cap.
+# (Signing through Paraf triggers an immediate check; this catches signatures made elsewhere.)
+DOCUMENT_POLL_AWAITING_FIRST = env.int("DOCUMENT_POLL_AWAITING_FIRST", default=600)
+DOCUMENT_POLL_AWAITING_MAX = env.int("DOCUMENT_POLL_AWAITING_MAX", default=6 * 3600)
+# After signing: when to look again (seconds) while fetching/verifying the signed copy; budget.
+DOCUMENT_POLL_CONFIRM_SECONDS = [2, 5, 15, 30, 60, 120, 300, 600, 1800]
+DOCUMENT_CONFIRM_MAX_ATTEMPTS = env.int("DOCUMENT_CONFIRM_MAX_ATTEMPTS", default=30)
+# Breaker open: look again this much later, without using up the row's budget (R4).
+DOCUMENT_POLL_UNAVAILABLE_SECONDS = 30
+# A dispatched row whose task never ran is dispatched again after this (≤ half the visibility timeout).
+DOCUMENT_POLL_DISPATCH_LEASE = 600
+# document_poll_due claims due rows in batches of this size, up to a cap per 5-second run.
+DOCUMENT_POLL_BATCH = 500
+DOCUMENT_POLL_MAX_PER_RUN = 5000
+# Revocation data for signature validation: off by default (the sandbox CA publishes none).
+DOCUMENT_VERIFY_ALLOW_FETCHING = env.bool("DOCUMENT_VERIFY_ALLOW_FETCHING", default=False)
+# Fetching PERURI_TRUST_ROOT_URL is for a local sandbox only; a deployment must opt in explicitly.
+DOCUMENT_TRUST_ROOT_FETCH_ALLOWED = env.bool("DOCUMENT_TRUST_ROOT_FETCH_ALLOWED", default=False)
+# OTP: lifetime of a code (Peruri: 5 minutes), resend cool-down, wrong tries before asking for a new one.
+SIGNING_OTP_TTL = 300
+SIGNING_OTP_RESEND_SECONDS = env.int("SIGNING_OTP_RESEND_SECONDS", default=60)
+SIGNING_OTP_WRONG_TRIES = 3
+# Rate limits in the shared cache (R15): codes requested per hour, codes entered per 15 minutes.
+SIGNING_OTP_REQUESTS_PER_HOUR = 5  # per document
+SIGNING_OTP_REQUESTS_PER_HOUR_USER = 15
+SIGNING_ATTEMPTS_PER_WINDOW = 5  # per document
+SIGNING_ATTEMPTS_PER_WINDOW_USER = 10
+# Web-view callbacks: at most one server check per document per this many seconds, and per hour.
+SIGNING_CHECK_COOLDOWN = 5
+SIGNING_CHECKS_PER_HOUR = 60
 
 # ---------------------------------------------------------------------------- sandbox
 SANDBOX_API_KEY = env.str("SANDBOX_API_KEY", default="sandbox-api-key-0000-0000-000000000000")

@@ -258,10 +258,13 @@ def _outcome(exc: PeruriError) -> str:
 
 def _call(enrolment: Enrolment, operation: str, send: Callable[[], Any]) -> Any:
     """Call Peruri (outside any transaction) and append the call to the enrolment's history."""
+    from signing.gateway import peruri_subject
+
     _assert_no_transaction()
     started = time.monotonic()
     try:
-        result = send()
+        with peruri_subject(enrolment):  # links the gateway's PeruriCall rows to this enrolment
+            result = send()
     except PeruriError as exc:
         _event(
             enrolment,
@@ -875,8 +878,15 @@ def _after_registered(enrolment: Enrolment, *, frm: str, claim: datetime | None 
     """Peruri has the person's registration: delete the KTP/NPWP photos; native → Activation,
     embedded → Peruri's activation page."""
     now = timezone.now()
-    updates.setdefault("call_started_at", None)
-    updates.setdefault("reconcile_step", "")
+    fields: dict[str, Any] = {
+        "call_started_at": None,
+        "reconcile_step": "",
+        "step_attempts": 0,
+        "poll_attempts": 0,
+        "registered_at": enrolment.registered_at or now,
+        "deadline_at": _person_deadline(now),
+    }
+    fields.update(updates)
     if enrolment.is_embedded:
         moved = _transition(
             enrolment,
@@ -884,11 +894,8 @@ def _after_registered(enrolment: Enrolment, *, frm: str, claim: datetime | None 
             claim=claim,
             to=S.AWAITING_WEBVIEW,
             message="registered; waiting for the web view",
-            registered_at=enrolment.registered_at or now,
-            poll_attempts=0,
-            deadline_at=_person_deadline(now),
             next_poll_at=now + timedelta(seconds=settings.CERTIFICATES_WEBVIEW_POLL_SECONDS),
-            **updates,
+            **fields,
         )
     else:
         moved = _transition(
@@ -898,10 +905,8 @@ def _after_registered(enrolment: Enrolment, *, frm: str, claim: datetime | None 
             to=S.ACTIVATING,
             message="registered; activating",
             enqueue=True,
-            registered_at=enrolment.registered_at or now,
-            step_attempts=0,
             next_poll_at=now + LEASE,
-            **updates,
+            **fields,
         )
     if moved:
         _purge_fields(enrolment, ["ktp_photo", "npwp_photo"], reason="accepted by Peruri")
@@ -1402,8 +1407,11 @@ def enrolment_erase(*, enrolment: Enrolment, actor: Any = None) -> Enrolment:
         "last_result_desc": "",
         "updated_at": now,
     }
+    from signing.gateway import peruri_calls_forget_email
+
     with transaction.atomic():
         Enrolment.objects.filter(pk=enrolment.pk).update(**blank)
+        peruri_calls_forget_email(email=enrolment.email)
         _event(enrolment, EnrolmentEvent.Kind.DATA, actor=actor, operation="erase", message="identity data erased")
         if not enrolment.is_terminal:
             _transition(

@@ -209,7 +209,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 PERURI_BASE_URL = env.str("PERURI_BASE_URL", default="http://127.0.0.1:8001/gateway/")
 PERURI_API_KEY = env.str("PERURI_API_KEY", default="")
 PERURI_SYSTEM_ID = env.str("PERURI_SYSTEM_ID", default="")
-# Per-operation path overrides, JSON: {"getJsonWebToken": "jwt/1.0/getJsonWebToken/v1"}.
+# Per-operation path overrides, JSON: {"getJsonWebToken": "jwt/1.0/getJsonWebToken/v1"}
+# (Peruri's operation names or the client's method names, e.g. "get_jwt").
 PERURI_ENDPOINTS: dict[str, str] = env.json("PERURI_ENDPOINTS", default={})
 # Origin of Peruri's web views (activation and signing iFrames).
 PERURI_WEBVIEW_URL = env.str("PERURI_WEBVIEW_URL", default="http://127.0.0.1:8001/webview")
@@ -220,6 +221,10 @@ PERURI_SIGNING_MODE = env.str("PERURI_SIGNING_MODE", default="native")
 PERURI_TRUST_ROOTS: list[str] = env.list("PERURI_TRUST_ROOTS", default=[])
 # Where the sandbox publishes its CA; used when PERURI_TRUST_ROOTS is empty in local mode.
 PERURI_TRUST_ROOT_URL = env.str("PERURI_TRUST_ROOT_URL", default="")
+# Circuit breaker shared by all processes (R4): open after this many consecutive transport
+# failures, then let one trial call through every cool-down seconds.
+PERURI_BREAKER_THRESHOLD = env.int("PERURI_BREAKER_THRESHOLD", default=5)
+PERURI_BREAKER_COOLDOWN = env.int("PERURI_BREAKER_COOLDOWN", default=60)
 # Callback function names the web views post (configurable: not public).
 PERURI_WEBVIEW_CALLBACKS = {
     "activation": env.str("PERURI_ACTIVATION_CALLBACK", default="generateCertificate"),

@@ -64,7 +64,7 @@
       if (v === undefined || v === null || v === false) continue;
       if (k === "text") node.textContent = v;
       else if (k === "className") node.className = v;
-      else if (k === "hidden") node.hidden = !!v;
+      else if (k === "hidden") toggle(node, !v);
       else node.setAttribute(k, v === true ? "" : String(v));
     }
     for (const child of children || []) {
@@ -75,8 +75,23 @@
 
   /** Set several CSSOM properties (allowed under style-src 'self', unlike style="" attributes). */
   function css(node, styles) {
-    for (const [k, v] of Object.entries(styles)) node.style[k] = v;
+    for (const [k, v] of Object.entries(styles)) {
+      if (k === "display") {
+        node._parafDisplay = v; // remembered for toggle(); a hidden node stays hidden
+        if (node.hidden) continue;
+      }
+      node.style[k] = v;
+    }
     return node;
+  }
+
+  /**
+   * Show or hide a node. Sets the `hidden` attribute AND an inline display:none, because a
+   * stylesheet rule such as `button { display: inline-block }` beats the browser's [hidden] rule.
+   */
+  function toggle(node, visible) {
+    node.hidden = !visible;
+    node.style.display = visible ? node._parafDisplay || "" : "none";
   }
 
   /** The form a widget belongs to: data-form="<form id>", else the enclosing form. */
@@ -188,7 +203,7 @@
   }
 
   Paraf.util = {
-    readStrings, format, t, h, css, formOf, findInput, csrfToken, sameOriginUrl, postForm,
+    readStrings, format, t, h, css, toggle, formOf, findInput, csrfToken, sameOriginUrl, postForm,
     followReply, putFile, autoInit, emit,
   };
 })(window);

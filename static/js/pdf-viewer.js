@@ -158,7 +158,7 @@
         throw err;
       }
       this.status.textContent = "";
-      this.status.hidden = true;
+      U.toggle(this.status, false);
 
       const observer = new IntersectionObserver((entries) => {
         for (const entry of entries) {

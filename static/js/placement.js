@@ -225,7 +225,7 @@
       else if (initial === "last") first = this.doc.numPages;
       else if (Number(initial) >= 1) first = Number(initial);
       await this.showPage(first, saved);
-      this.status.hidden = true;
+      U.toggle(this.status, false);
       this.status.textContent = "";
     }
 
@@ -265,7 +265,7 @@
       this.prevBtn.disabled = n <= 1;
       this.nextBtn.disabled = n >= this.doc.numPages;
       await this._render();
-      this.boxEl.hidden = false;
+      U.toggle(this.boxEl, true);
       this._write();
     }
 

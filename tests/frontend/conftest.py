@@ -17,7 +17,9 @@ import pytest
 
 from tests.servers import ServerThread
 
-Page = Callable[[dict[str, list[str]]], str]
+# A page function gets the query and returns its HTML, or (HTML, CSP) to send another policy
+# ("" = none, e.g. for a stand-in for Peruri's frameable web view).
+Page = Callable[[dict[str, list[str]]], "str | tuple[str, str]"]
 
 
 class WidgetSite:
@@ -36,7 +38,7 @@ class WidgetSite:
 
         path = environ["PATH_INFO"]
         query = parse_qs(environ.get("QUERY_STRING", ""))
-        csp = ("Content-Security-Policy", content_security_policy())
+        policy = content_security_policy()
         if path.startswith("/static/"):
             found = finders.find(path.removeprefix("/static/"))
             if found and Path(found).is_file():
@@ -47,9 +49,13 @@ class WidgetSite:
             start_response("200 OK", [("Content-Type", "application/pdf")])
             return [self.pdfs[path.removeprefix("/pdf/")]]
         elif path.startswith("/page/") and path.removeprefix("/page/") in self.pages:
-            html = self.pages[path.removeprefix("/page/")](query).encode()
-            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), csp])
-            return [html]
+            page = self.pages[path.removeprefix("/page/")](query)
+            html, policy = page if isinstance(page, tuple) else (page, policy)
+            headers = [("Content-Type", "text/html; charset=utf-8")]
+            if policy:
+                headers.append(("Content-Security-Policy", policy))
+            start_response("200 OK", headers)
+            return [html.encode()]
         elif path.startswith("/post/") and environ["REQUEST_METHOD"] == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length)

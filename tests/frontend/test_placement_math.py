@@ -88,7 +88,8 @@ def placement_page(query: dict[str, list[str]]) -> str:
     inputs = "".join(f'<input type="hidden" name="{f}" value="{v}">' for f, v in saved.items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>placement</title></head>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/css/app.css"><title>placement</title></head>
 <body><form id="f" method="post">{inputs}
 <div id="placement" data-placement data-pdf-url="/pdf/{pdf}" data-pdfjs-base="/static/vendor/pdfjs/"
      data-initial-page="{initial}" data-box-width="120" data-box-height="50"

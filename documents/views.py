@@ -57,13 +57,12 @@ def document_list(request: HttpRequest) -> HttpResponse:
 def document_upload(request: HttpRequest) -> HttpResponse:
     # Refuse an oversize body before reading it (the form checks the size again).
     if request.method == "POST" and int(request.META.get("CONTENT_LENGTH") or 0) > settings.DOCUMENT_MAX_BYTES + 65536:
-        form = DocumentUploadForm()
-        form.add_error(
-            None,
-            _("The file is too large. The limit is %(limit)s MB.")
-            % {"limit": f"{settings.DOCUMENT_MAX_BYTES / 1024 / 1024:.0f}"},
+        error = _("The file is too large. The limit is %(limit)s MB.") % {
+            "limit": f"{settings.DOCUMENT_MAX_BYTES / 1024 / 1024:.0f}"
+        }
+        return render(
+            request, "documents/document_upload.html", {"form": DocumentUploadForm(), "error": error}, status=413
         )
-        return render(request, "documents/document_upload.html", {"form": form}, status=413)
     form = DocumentUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:

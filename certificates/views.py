@@ -305,8 +305,9 @@ def activation_confirm(request: HttpRequest) -> JsonResponse:
     services.enrolment_check_now(enrolment=enrolment, actor=request.user)
     enrolment.refresh_from_db()
     if enrolment.status == S.AWAITING_WEBVIEW:
+        # Not issued yet (Peruri may take a moment): the widget asks again after `retry` seconds.
         return JsonResponse(
-            {"status": _("Checking with Peruri… this page will update when your certificate is ready.")}
+            {"status": _("Checking with Peruri… this page will update when your certificate is ready."), "retry": 5}
         )
     return JsonResponse({"redirect": reverse("certificates:my_enrolment")})
 

@@ -38,11 +38,14 @@ def invite(email: str, *, mode: str = "native", license_type: str = "client", **
 
 
 def submit(enrolment: Enrolment, **data: Any) -> Enrolment:
+    photos = {"ktp_photo": clean_photo(sample_photo())}
+    if data.get("npwp_number"):
+        photos["npwp_photo"] = clean_photo(sample_photo(size=(500, 300)))
     services.enrolment_registration_submit(
         enrolment=enrolment,
         actor=enrolment.user,
         data=registration_data(**data),
-        photos={"ktp_photo": clean_photo(sample_photo())},
+        photos=photos,
         consent_text=consent_text(retention_days=14),
         language="id",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -59,7 +60,8 @@ def upload(data: bytes, name: str = "kontrak.pdf") -> SimpleUploadedFile:
 
 
 def outbox(sandbox: str, email: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"{sandbox}/sandbox/outbox.json?to={email}", timeout=10) as response:  # noqa: S310
+    query = urllib.parse.urlencode({"to": email})
+    with urllib.request.urlopen(f"{sandbox}/sandbox/outbox.json?{query}", timeout=10) as response:  # noqa: S310
         return json.loads(response.read())["messages"]
 
 

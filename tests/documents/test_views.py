@@ -1,0 +1,208 @@
+"""Staff list/detail pages and access: every document is fetched scoped to staff or its signer."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from documents import services
+from documents.models import Document
+from tests.documents.helpers import make_pdf, upload
+from tests.factories import SignerFactory
+
+pytestmark = pytest.mark.django_db
+
+S = Document.Status
+
+
+def _document(staff, signer, *, status=S.AWAITING_SIGNATURE, order_id="9001", title="Kontrak"):
+    document = services.document_create(
+        uploaded_file=upload(make_pdf(1)), title=title, signer_email=signer.email, actor=staff
+    )
+    extra = {"signed_sha256": "0" * 64} if status == S.SIGNED else {}
+    Document.objects.filter(pk=document.pk).update(status=status, peruri_order_id=order_id, **extra)
+    document.refresh_from_db()
+    return document
+
+
+@pytest.fixture
+def no_peruri(monkeypatch):
+    """Any attempt to reach Peruri fails the test."""
+    calls = []
+
+    def forbidden():
+        calls.append(1)
+        raise AssertionError("Peruri must not be called")
+
+    monkeypatch.setattr(services, "_client", forbidden)
+    import signing.services
+
+    monkeypatch.setattr(signing.services, "_client", forbidden)
+    return calls
+
+
+def test_the_staff_list_issues_a_constant_number_of_queries(client, staff, django_assert_max_num_queries):
+    signers = [SignerFactory() for _ in range(3)]
+    for n in range(30):
+        _document(staff, signers[n % 3], order_id=str(1000 + n), title=f"Kontrak {n}")
+    client.force_login(staff)
+    url = reverse("documents:document_list")
+    with django_assert_max_num_queries(5):
+        response = client.get(url)
+    assert response.status_code == 200
+    assert len(response.context["documents"]) == 25
+    with django_assert_max_num_queries(5):
+        client.get(url, {"page": 2, "status": S.AWAITING_SIGNATURE, "q": "kontrak"})
+
+
+def test_the_staff_list_filters_searches_and_paginates(client, staff):
+    budi = SignerFactory(email="budi.santoso@example.com", full_name="Budi Santoso")
+    siti = SignerFactory(email="siti@example.com", full_name="Siti Rahmawati")
+    _document(staff, budi, title="Perjanjian sewa", order_id="1")
+    _document(staff, siti, title="Surat kuasa", order_id="2", status=S.SIGNED)
+    _document(staff, siti, title="Nota kesepahaman", order_id="3", status=S.NEEDS_RECONCILIATION)
+    client.force_login(staff)
+    url = reverse("documents:document_list")
+
+    def titles(**params):
+        return [d.title for d in client.get(url, params).context["documents"]]
+
+    assert titles() == ["Nota kesepahaman", "Surat kuasa", "Perjanjian sewa"]
+    assert titles(status=S.SIGNED) == ["Surat kuasa"]
+    assert titles(status="stuck") == ["Nota kesepahaman"]
+    assert titles(q="budi") == ["Perjanjian sewa"]
+    assert titles(q="Rahmawati") == ["Nota kesepahaman", "Surat kuasa"]
+    assert titles(q="kuasa") == ["Surat kuasa"]
+    assert titles(q="3") == ["Nota kesepahaman"]
+    for n in range(30):
+        _document(staff, budi, title=f"Lampiran {n}", order_id=str(100 + n))
+    page2 = client.get(url, {"page": 2, "q": "lampiran"})
+    assert len(page2.context["documents"]) == 5
+    assert "q=lampiran" in page2.content.decode()
+
+
+def test_the_detail_page_shows_the_timeline(client, staff):
+    document = _document(staff, SignerFactory(), status=S.DRAFT, order_id=None)
+    services.document_place(document=document, actor=staff, placed_by="staff", page=1, llx=100, lly=100, urx=250, ury=160)
+    client.force_login(staff)
+    response = client.get(reverse("documents:document_detail", args=[document.public_id]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-kind="uploaded"' in html and 'data-kind="placed"' in html
+    assert staff.full_name in html or staff.email in html
+
+
+def test_placement_outside_the_page_is_refused(staff):
+    document = _document(staff, SignerFactory(), status=S.DRAFT, order_id=None)
+    with pytest.raises(services.DocumentError):
+        services.document_place(document=document, actor=staff, placed_by="staff", page=1, llx=500, lly=100, urx=700, ury=160)
+    with pytest.raises(services.DocumentError):
+        services.document_place(document=document, actor=staff, placed_by="staff", page=2, llx=1, lly=1, urx=50, ury=50)
+
+
+def test_placement_is_checked_against_the_crop_box(staff):
+    document = services.document_create(
+        uploaded_file=upload(make_pdf(1, cropbox={1: (50, 100, 350, 500)})),
+        title="x",
+        signer_email="a@example.com",
+        actor=staff,
+    )
+    with pytest.raises(services.DocumentError):
+        services.document_place(document=document, actor=staff, placed_by="staff", page=1, llx=10, lly=120, urx=100, ury=160)
+    services.document_place(document=document, actor=staff, placed_by="staff", page=1, llx=60, lly=110, urx=200, ury=160)
+
+
+@pytest.mark.parametrize(
+    ("name", "method"),
+    [
+        ("signing:document", "get"),
+        ("signing:otp_request", "post"),
+        ("signing:sign", "post"),
+        ("signing:webview_confirm", "post"),
+        ("documents:document_file", "get"),
+        ("documents:document_download", "get"),
+    ],
+)
+def test_another_signer_gets_404_and_causes_no_peruri_call(client, staff, name, method, no_peruri):
+    owner = SignerFactory()
+    document = _document(staff, owner, status=S.AWAITING_SIGNATURE)
+    client.force_login(SignerFactory())
+    url = reverse(name, args=[document.public_id])
+    response = getattr(client, method)(url, {"otp": "123456", "resultCode": "0", "resultDesc": "Success"})
+    assert response.status_code == 404
+    assert no_peruri == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "documents:document_detail",
+        "documents:document_place",
+        "documents:document_send",
+        "documents:document_retry",
+        "documents:document_cancel",
+        "documents:document_resend_link",
+        "documents:document_reconcile",
+    ],
+)
+def test_staff_pages_are_404_for_signers_even_their_own_documents(client, staff, name, no_peruri):
+    owner = SignerFactory()
+    document = _document(staff, owner)
+    client.force_login(owner)
+    url = reverse(name, args=[document.public_id])
+    response = client.post(url) if name != "documents:document_detail" else client.get(url)
+    assert response.status_code in (404, 405)
+    assert no_peruri == []
+    document.refresh_from_db()
+    assert document.status == S.AWAITING_SIGNATURE
+
+
+def test_a_guessed_id_is_a_404(client, staff):
+    client.force_login(staff)
+    assert client.get("/dokumen/00000000-0000-0000-0000-000000000000/").status_code == 404
+    assert client.get("/dokumen/123/").status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, staff):
+    document = _document(staff, SignerFactory())
+    for url in (
+        reverse("signing:document", args=[document.public_id]),
+        reverse("documents:document_file", args=[document.public_id]),
+        reverse("signing:my_documents"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert reverse("accounts:login") in response["Location"]
+
+
+def test_the_signer_sees_only_their_documents(client, staff):
+    owner = SignerFactory()
+    mine = _document(staff, owner, title="Punyaku", order_id="1")
+    _document(staff, SignerFactory(), title="Punya orang lain", order_id="2")
+    _document(staff, owner, title="Masih draf", order_id=None, status=S.DRAFT)
+    client.force_login(owner)
+    response = client.get(reverse("signing:my_documents"))
+    assert [d.title for d in response.context["documents"]] == ["Punyaku"]
+    assert client.get(reverse("signing:document", args=[mine.public_id])).status_code == 200
+    pdf = client.get(reverse("documents:document_file", args=[mine.public_id]))
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert "no-store" in pdf["Cache-Control"] and "private" in pdf["Cache-Control"]
+
+
+def test_the_signed_copy_is_served_only_once_verified(client, staff):
+    owner = SignerFactory()
+    document = _document(staff, owner, status=S.VERIFICATION_FAILED)
+    client.force_login(owner)
+    assert client.get(reverse("documents:document_download", args=[document.public_id])).status_code == 404
+
+
+def test_cancel_and_what_cannot_be_cancelled(staff):
+    document = _document(staff, SignerFactory(), status=S.SIGNING)
+    with pytest.raises(services.DocumentError):
+        services.document_cancel(document=document, actor=staff)
+    Document.objects.filter(pk=document.pk).update(status=S.AWAITING_SIGNATURE, next_poll_at="2030-01-01T00:00:00Z")
+    document.refresh_from_db()
+    services.document_cancel(document=document, actor=staff)
+    document.refresh_from_db()
+    assert document.status == S.CANCELLED and document.next_poll_at is None
+    assert document.events.last().kind == "cancelled"

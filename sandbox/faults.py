@@ -132,12 +132,13 @@ def _client_socket(request: HttpRequest) -> socket.socket | None:
     if isinstance(sock, socket.socket):
         return sock
     stream: Any = request.META.get("wsgi.input")
-    for _ in range(5):  # Django's LimitedStream(s) around the server's rfile
+    for _ in range(5):  # Django's LimitedStream(s) around the server's rfile (a socket makefile)
         if stream is None:
             return None
         raw = getattr(stream, "raw", None)
         if raw is not None:
             sock = getattr(raw, "_sock", None)
             return sock if isinstance(sock, socket.socket) else None
-        stream = getattr(stream, "stream", None)
+        read = getattr(stream, "_read", None)  # LimitedStream keeps only the bound `read`
+        stream = getattr(read, "__self__", None) or getattr(stream, "stream", None)
     return None

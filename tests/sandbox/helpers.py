@@ -84,12 +84,12 @@ def new_ktp() -> str:
     return f"3174{random.randint(10**7, 10**8 - 1)}{next(_ktp_counter):04d}"[:16]
 
 
-def registration(email: str, **overrides: Any) -> dict[str, Any]:
+def registration(mail: str, /, **overrides: Any) -> dict[str, Any]:
     """A Registration `param` built from the document's field table (its example is a screenshot)."""
     param = {
         "name": "Fitri Febriana",
         "phone": "082326068898",
-        "email": email,
+        "email": mail,
         "password": "",
         "type": "INDIVIDUAL",
         "ktp": new_ktp(),
@@ -148,7 +148,8 @@ class Api:
 
     def post(self, operation: str, body: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 30)
-        kwargs.setdefault("headers", self.headers())
+        if "headers" not in kwargs:
+            kwargs["headers"] = self.headers()
         return self.http.post(self.url(operation), json=body, **kwargs)
 
     def call(self, operation: str, body: Any) -> dict[str, Any]:
@@ -234,3 +235,50 @@ def signer(
     }
     obj.update(extra)
     return obj
+
+
+# --- verifying signed PDFs (pyHanko), trusting the sandbox CA only ---------------------------------
+
+
+def sandbox_ca(base: str) -> Any:
+    from asn1crypto import pem, x509
+
+    response = requests.get(f"{base}/sandbox/ca.pem", timeout=10)
+    assert response.status_code == 200
+    _type, _headers, der = pem.unarmor(response.content)
+    return x509.Certificate.load(der)
+
+
+def validate_signatures(data: bytes, ca: Any) -> list[Any]:
+    """pyHanko's status of every embedded signature, validated against the sandbox CA alone."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    reader = PdfFileReader(io.BytesIO(data))
+    statuses = []
+    for embedded in reader.embedded_signatures:
+        context = ValidationContext(trust_roots=[ca], allow_fetching=False, revocation_mode="soft-fail")
+        statuses.append(validate_pdf_signature(embedded, context))
+    return statuses
+
+
+def embedded_signatures(data: bytes) -> list[Any]:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return list(PdfFileReader(io.BytesIO(data)).embedded_signatures)
+
+
+def signature_widgets(data: bytes) -> dict[str, tuple[int, tuple[int, int, int, int]]]:
+    """Field name -> (1-based page, widget rectangle) of every signature field, read with pypdf."""
+    from pypdf import PdfReader
+
+    found: dict[str, tuple[int, tuple[int, int, int, int]]] = {}
+    for number, page in enumerate(PdfReader(io.BytesIO(data)).pages, start=1):
+        for annot_ref in page.get("/Annots") or []:
+            annot = annot_ref.get_object()
+            field = annot if "/T" in annot else annot.get("/Parent", {}).get_object()
+            if field.get("/FT") == "/Sig":
+                rect = tuple(round(float(v)) for v in annot["/Rect"])
+                found[str(field["/T"])] = (number, rect)  # type: ignore[assignment]
+    return found

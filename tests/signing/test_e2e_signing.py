@@ -130,3 +130,108 @@ def test_staff_send_and_the_signer_completes_native_otp_signing(desktop, browser
     _assert_signed_pdf(data, document, drawn)
     ops = [c.operation for c in peruri_calls(document)]
     assert ops.count("send_document") == ops.count("get_otp") == ops.count("sign") == 1
+
+
+def test_the_signer_completes_embedded_signing_in_peruris_iframe(browser, app_server, sandbox, staff, signer, settings):
+    settings.PERURI_SIGNING_MODE = "embedded"
+    mail.outbox.clear()
+    from tests.documents.fixtures import create_document, send_document
+
+    document = send_document(create_document(staff=staff, signer=signer, box=(1, 380, 60, 540, 120)), staff)
+    assert document.status == S.AWAITING_SIGNATURE
+    context, page = _signer_opens_the_emailed_link(browser, signer)
+    confirms = []
+    page.on("request", lambda r: confirms.append(r.url) if "/konfirmasi/" in r.url else None)
+    try:
+        frame = page.frame_locator("#signing-webview")
+        frame.locator('[data-action="request-otp"]').click()
+        otp = latest_otp(sandbox, signer.email)
+        frame.locator("#pw-otp").fill(otp)
+        frame.locator('[data-action="sign"]').click()
+        # The web view posts signDocument; our listener asks the server, which asks Peruri.
+        page.locator("#download-signed").wait_for()
+        with page.expect_download() as download_info:
+            page.click("#download-signed")
+        data = Path(download_info.value.path()).read_bytes()
+    finally:
+        context.close()
+    assert len(confirms) == 1
+    document.refresh_from_db()
+    assert document.status == S.SIGNED
+    assert document.events.filter(kind="callback").count() == 1
+    result = pdf_verify(
+        signed=data,
+        original=document.original.read(),
+        expected_signers=[ExpectedSigner(email=signer.email, name=signer.full_name)],
+    )
+    assert result.ok, result.summary
+    [widget] = signature_widgets(data)
+    assert widget["page"] == 1 and widget["rect"] == [380.0, 60.0, 540.0, 120.0]
+    ops = [c.operation for c in peruri_calls(document)]
+    assert "sign" not in ops and "get_otp" not in ops  # the web view did those, at Peruri
+    assert ops.count("check_document_status") == 1 and ops.count("download_document") == 1
+
+
+FORGER_PAGE = """<!DOCTYPE html><html><body>
+<button id="open" type="button">Open</button>
+<script>
+  const params = new URLSearchParams(location.search);
+  let target = null;
+  document.getElementById("open").addEventListener("click", () => {
+    target = window.open(params.get("target"), "paraf");
+  });
+  setInterval(() => {
+    if (!target) return;
+    const message = {resultCode: "0", resultDesc: "Success", orderId: params.get("order")};
+    target.postMessage({func: "signDocument", message: message}, "*");
+    for (const frame of Array.from(target.frames || [])) {
+      try { frame.postMessage({func: "signDocument", message: message}, "*"); } catch (e) {}
+    }
+  }, 150);
+</script></body></html>"""
+
+
+@pytest.fixture
+def third_origin():
+    from tests.servers import ServerThread
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [FORGER_PAGE.encode()]
+
+    server = ServerThread(app).start_and_wait()
+    yield server.url
+    server.stop()
+
+
+def test_a_forged_signdocument_message_from_a_third_origin_changes_nothing_in_signing(
+    browser, app_server, sandbox, staff, signer, settings, third_origin
+):
+    from urllib.parse import urlencode
+
+    from tests.documents.fixtures import create_document, send_document
+
+    settings.PERURI_SIGNING_MODE = "embedded"
+    mail.outbox.clear()
+    document = send_document(create_document(staff=staff, signer=signer), staff)
+    context, page = _signer_opens_the_emailed_link(browser, signer)
+    try:
+        page.frame_locator("#signing-webview").locator('[data-action="request-otp"]').wait_for()
+        target = page.url
+        forger = context.new_page()
+        forger.goto(f"{third_origin}/?{urlencode({'target': target, 'order': document.peruri_order_id})}")
+        confirms = []
+        with context.expect_page() as popup_info:
+            forger.click("#open")
+        popup = popup_info.value
+        popup.on("request", lambda r: confirms.append(r.url) if "/konfirmasi/" in r.url else None)
+        popup.frame_locator("#signing-webview").locator('[data-action="request-otp"]').wait_for()
+        popup.wait_for_timeout(2500)  # ~15 forged messages to the page and its iFrame
+        assert confirms == []
+        assert popup.locator("[data-webview-status]").text_content().strip() == ""
+    finally:
+        context.close()
+    document.refresh_from_db()
+    assert document.status == S.AWAITING_SIGNATURE
+    assert not document.events.filter(kind="callback").exists()
+    assert peruri_calls(document, "check_document_status") == []

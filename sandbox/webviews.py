@@ -201,12 +201,12 @@ def _rejected(exc: Rejected, *, final: set[str]) -> JsonResponse:
 
 def _mask_phone(phone: str) -> str:
     digits = re.sub(r"\D", "", phone)
-    return "•" * max(0, len(digits) - 4) + digits[-4:] if digits else ""
+    return "••••" + digits[-4:] if digits else ""
 
 
 def _mask_email(email: str) -> str:
     local, _, domain = email.partition("@")
-    return f"{local[:2]}{'•' * max(1, len(local) - 2)}@{domain}"
+    return f"{local[:2]}••••@{domain}"
 
 
 def _upload(request: HttpRequest, field: str, max_bytes: int) -> bytes | None:

@@ -158,16 +158,17 @@
         cursor: "nwse-resize", touchAction: "none",
       });
       this.boxEl = U.h("div", {
-        className: "placement-box", tabindex: "0", role: "slider", "aria-label": s.box_label,
-        "aria-valuetext": "", hidden: true,
-      }, [U.h("span", { className: "placement-box-text", text: s.box }), this.handle]);
+        className: "placement-box", tabindex: "0", role: "group", "aria-label": s.box_label, hidden: true,
+      }, [this._label(s.box), this.handle]);
       U.css(this.boxEl, {
         position: "absolute", boxSizing: "border-box", border: "2px dashed #0b5cad",
         background: "rgba(11, 92, 173, .15)", color: "#0b5cad", fontSize: "12px", fontWeight: "600",
         display: "flex", alignItems: "center", justifyContent: "center", overflow: "visible",
         cursor: "move", touchAction: "none", userSelect: "none",
       });
-      this.stage = U.h("div", { className: "placement-stage" }, [this.canvas, this.boxEl]);
+      this.readout = U.h("span", { className: "placement-readout", "aria-live": "polite" });
+      U.css(this.readout, { position: "absolute", width: "1px", height: "1px", overflow: "hidden", clip: "rect(0 0 0 0)" });
+      this.stage = U.h("div", { className: "placement-stage" }, [this.canvas, this.boxEl, this.readout]);
       U.css(this.stage, {
         position: "relative", width: "100%", maxWidth: this.maxWidth + "px", margin: "0 auto",
         background: "#fff", boxShadow: "0 1px 3px rgba(0,0,0,.25)",
@@ -198,6 +199,12 @@
         clearTimeout(timer);
         timer = setTimeout(() => this._render(), 150);
       }).observe(this.stage);
+    }
+
+    _label(text) {
+      const label = U.h("span", { className: "placement-box-text", text });
+      U.css(label, { maxWidth: "100%", overflow: "hidden", whiteSpace: "nowrap", textOverflow: "ellipsis", padding: "0 4px" });
+      return label;
     }
 
     /** CSS pixels per page point at the current display size. */
@@ -307,8 +314,9 @@
       for (const [field, input] of Object.entries(this.inputs)) {
         if (input) input.value = String(v[field]);
       }
-      this.boxEl.setAttribute("aria-valuetext", U.t(this.strings, "page_of", { page: v.page, pages: this.doc.numPages }) +
-        ": " + v.lower_left_x + ", " + v.lower_left_y + " – " + v.upper_right_x + ", " + v.upper_right_y);
+      // Read out to screen readers (visually hidden): where the box is now.
+      this.readout.textContent = U.t(this.strings, "page_of", { page: v.page, pages: this.doc.numPages }) +
+        ": " + v.lower_left_x + ", " + v.lower_left_y + " – " + v.upper_right_x + ", " + v.upper_right_y;
       U.emit(this.el, "paraf:placement-change", v);
     }
 

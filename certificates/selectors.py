@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -47,7 +47,7 @@ def enrolment_get_for_staff(*, user: Any, pk: int) -> Enrolment:
 def enrolment_list_for_staff(*, status: str = "", query: str = "") -> QuerySet[Enrolment]:
     qs = Enrolment.objects.select_related("user").order_by("-created_at")
     if status == "stuck":
-        qs = qs.filter(pk__in=[e.pk for e in enrolments_stuck()])
+        qs = qs.filter(_stuck_q(timezone.now()))
     elif status:
         qs = qs.filter(status=status)
     if query:
@@ -55,24 +55,25 @@ def enrolment_list_for_staff(*, status: str = "", query: str = "") -> QuerySet[E
     return qs
 
 
+# Background work overdue by this much means nobody is picking the row up.
+STUCK_AFTER = timedelta(minutes=10)
+_BACKGROUND = [*Enrolment.IN_FLIGHT, Enrolment.Status.AWAITING_CERTIFICATE, Enrolment.Status.VIDEO_PENDING]
+_NEEDS_STAFF = [Enrolment.Status.FAILED, Enrolment.Status.EXPIRED, Enrolment.Status.RECONCILING]
+
+
+def _stuck_q(now: datetime) -> Q:
+    overdue = Q(next_poll_at__isnull=True) | Q(next_poll_at__lt=now - STUCK_AFTER)
+    return Q(status__in=_NEEDS_STAFF) | (Q(status__in=_BACKGROUND) & overdue)
+
+
 def enrolment_is_stuck(*, enrolment: Enrolment, now: datetime | None = None) -> bool:
     """Staff may retry it: failed, expired, reconciling, or overdue for its background work."""
     now = now or timezone.now()
-    if enrolment.status in (Enrolment.Status.FAILED, Enrolment.Status.EXPIRED, Enrolment.Status.RECONCILING):
+    if enrolment.status in _NEEDS_STAFF:
         return True
-    if enrolment.status in Enrolment.IN_FLIGHT or enrolment.status in (
-        Enrolment.Status.AWAITING_CERTIFICATE,
-        Enrolment.Status.VIDEO_PENDING,
-    ):
-        overdue = enrolment.next_poll_at is None or enrolment.next_poll_at < now - timedelta(minutes=10)
-        return overdue
+    if enrolment.status in _BACKGROUND:
+        return enrolment.next_poll_at is None or enrolment.next_poll_at < now - STUCK_AFTER
     return False
-
-
-def enrolments_stuck() -> list[Enrolment]:
-    now = timezone.now()
-    candidates = Enrolment.objects.exclude(status__in=[Enrolment.Status.ISSUED, Enrolment.Status.CANCELLED])
-    return [e for e in candidates.only("pk", "status", "next_poll_at") if enrolment_is_stuck(enrolment=e, now=now)]
 
 
 def enrolment_events(*, enrolment: Enrolment) -> QuerySet[EnrolmentEvent]:

@@ -434,7 +434,8 @@ def _identity_updates(
     enrolment: Enrolment, data: dict[str, Any], photos: dict[str, bytes | None]
 ) -> tuple[dict[str, Any], list[str]]:
     updates = {f: data[f] for f in _IDENTITY_FIELDS if f in data}
-    updates["npwp_number"] = data.get("npwp_number") or ""
+    if "npwp_number" in data:
+        updates["npwp_number"] = data["npwp_number"] or ""
     replaced: list[str] = []
     for field, content in photos.items():
         if content:
@@ -442,7 +443,7 @@ def _identity_updates(
             if old:
                 replaced.append(old)
             updates[field] = _store_file(enrolment, field, content)
-    if not updates["npwp_number"] and enrolment.npwp_photo.name and "npwp_photo" not in updates:
+    if updates.get("npwp_number") == "" and enrolment.npwp_photo.name and "npwp_photo" not in updates:
         # No NPWP number: its photo is not needed either.
         replaced.append(enrolment.npwp_photo.name)
         updates["npwp_photo"] = ""
@@ -1261,13 +1262,16 @@ def enrolments_due_claim(*, limit: int = 100) -> list[int]:
 
 
 def enrolments_requeue_stuck() -> list[int]:
-    """Housekeeping: non-final rows that nobody will pick up (no next_poll_at), and calls claimed
-    longer ago than their step allows, are made due now. Safe to run twice."""
+    """Housekeeping: non-final rows nobody will pick up (no next_poll_at, or overdue by more than
+    STUCK_AFTER: the dispatcher is not keeping up) and calls claimed longer ago than their step
+    allows. Returns their ids for the caller to enqueue; safe to run twice (the tasks claim by
+    compare-and-set)."""
+    from certificates.selectors import STUCK_AFTER
+
     now = timezone.now()
+    live = Enrolment.objects.exclude(status__in=list(Enrolment.TERMINAL))
     ids = set(
-        Enrolment.objects.filter(next_poll_at__isnull=True)
-        .exclude(status__in=list(Enrolment.TERMINAL))
-        .values_list("pk", flat=True)
+        live.filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lt=now - STUCK_AFTER)).values_list("pk", flat=True)
     )
     for step, spec in _STEPS.items():
         ids.update(
@@ -1276,7 +1280,8 @@ def enrolments_requeue_stuck() -> list[int]:
             )
         )
     if ids:
-        Enrolment.objects.filter(pk__in=ids).update(next_poll_at=now)
+        # A lease, as the dispatcher takes: the task enqueued now is the one that handles them.
+        Enrolment.objects.filter(pk__in=ids).update(next_poll_at=now + LEASE)
     return sorted(ids)
 
 

@@ -18,9 +18,9 @@ logger = logging.getLogger(__name__)
 def enrolment_poll_due() -> int:
     """Every 5 s: claim the enrolments whose next_poll_at is due (pushed forward first) and fan
     out one enrolment_advance per row, after commit."""
-    ids = services.enrolments_due_claim()
+    ids = services.enrolments_due_claim()  # committed: next_poll_at already pushed forward
     for enrolment_id in ids:
-        enrolment_advance.delay(enrolment_id)
+        enrolment_advance.delay_on_commit(enrolment_id)
     return len(ids)
 
 
@@ -41,6 +41,8 @@ def enrolment_housekeeping() -> dict[str, int]:
     """Every 5 min: make stuck rows due again (safe to run twice) and delete identity files past
     their retention."""
     requeued = services.enrolments_requeue_stuck()
+    for enrolment_id in requeued:
+        enrolment_advance.delay_on_commit(enrolment_id)
     purged = services.enrolments_purge_stale_files()
     if requeued or purged:
         logger.info("enrolment housekeeping: %d requeued, %d purged", len(requeued), purged)

@@ -115,17 +115,21 @@ def test_housekeeping_purges_files_of_abandoned_enrolments(settings, django_capt
 
 
 @pytest.mark.django_db
-def test_housekeeping_requeues_rows_nobody_would_pick_up():
+def test_housekeeping_requeues_rows_nobody_would_pick_up(django_capture_on_commit_callbacks):
+    now = timezone.now()
     lost = make_enrolment(status=S.AWAITING_CERTIFICATE, next_poll_at=None)
-    done = make_enrolment(status=S.ISSUED, issued_at=timezone.now())
-    stale = make_enrolment(status=S.REGISTERING, call_started_at=timezone.now() - timedelta(hours=1),
-                           next_poll_at=timezone.now() + timedelta(hours=1))  # fmt: skip
-    assert enrolment_housekeeping()["requeued"] == 2
-    lost.refresh_from_db()
-    stale.refresh_from_db()
-    done.refresh_from_db()
-    assert lost.next_poll_at <= timezone.now() and stale.next_poll_at <= timezone.now()
-    assert done.next_poll_at is None
+    overdue = make_enrolment(status=S.AWAITING_CERTIFICATE, next_poll_at=now - timedelta(hours=1))
+    done = make_enrolment(status=S.ISSUED, issued_at=now)
+    stale = make_enrolment(status=S.REGISTERING, call_started_at=now - timedelta(hours=1),
+                           next_poll_at=now + timedelta(hours=1))  # fmt: skip
+    waiting = make_enrolment(status=S.AWAITING_CERTIFICATE, next_poll_at=now + timedelta(minutes=1))
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert enrolment_housekeeping()["requeued"] == 3
+    assert len(callbacks) == 3  # one enrolment_advance per row, after commit
+    for e in (lost, overdue, stale, done, waiting):
+        e.refresh_from_db()
+    assert all(now < e.next_poll_at <= now + timedelta(minutes=3) for e in (lost, overdue, stale))
+    assert done.next_poll_at is None and waiting.next_poll_at == now + timedelta(minutes=1)
 
 
 def test_export_and_erase_one_persons_data(sandbox, tmp_path, capsys):

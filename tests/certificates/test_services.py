@@ -19,6 +19,7 @@ from tests.certificates.conftest import drive
 from tests.factories import StaffFactory
 from tests.fixtures_certificates import (
     enrol_through_sandbox,
+    make_ktp,
     registration_data,
     sample_photo,
     sample_specimen,
@@ -283,3 +284,18 @@ def test_staff_prefill_sends_nothing(sandbox):
     assert enrolment.status == S.INVITED and enrolment.city == "Bogor" and enrolment.ktp_photo
     assert not EnrolmentEvent.objects.filter(kind="call").exists()
     assert not SandboxUser.objects.filter(email="diisi@example.com").exists()
+
+
+def test_identity_data_never_reaches_the_logs(sandbox, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    enrolment = invite("kanari@example.com")
+    secret = {"ktp_number": make_ktp(4321), "phone": "081299887766", "address": "Jl. Rahasia 77"}
+    submit(enrolment, npwp_number="987654321098765", **secret)
+    send_specimen(send_video(enrolment))
+    drive(enrolment)
+    assert enrolment.status == S.ISSUED
+    text = caplog.text
+    for value in [*secret.values(), "987654321098765", "kanari@example.com", "Budi Santoso"]:
+        assert value not in text

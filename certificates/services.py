@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
@@ -190,7 +191,11 @@ def _read_file(name: str) -> bytes:
     if not name or not default_storage.exists(name):
         raise _MissingData(name)
     with default_storage.open(name, "rb") as fh:
-        return decrypt_bytes(fh.read())
+        try:
+            return decrypt_bytes(fh.read())
+        except InvalidToken as exc:  # written with a key no longer configured: as good as gone
+            logger.error("identity file of an enrolment cannot be decrypted with FIELD_ENCRYPTION_KEYS")
+            raise _MissingData(name) from exc
 
 
 def identity_file_read(*, enrolment: Enrolment, field: str) -> bytes:
@@ -499,9 +504,22 @@ def enrolment_registration_submit(
         raise EnrolmentError(_("The registration has already been sent."))
     if not photos.get("ktp_photo") and not enrolment.ktp_photo.name:
         raise EnrolmentError(_("Upload a photo of your KTP."))
-    updates, replaced = _identity_updates(enrolment, data, photos)
-    if updates.get("npwp_number") and not (photos.get("npwp_photo") or enrolment.npwp_photo.name):
+    if data.get("npwp_number") and not (photos.get("npwp_photo") or enrolment.npwp_photo.name):
         raise EnrolmentError(_("Upload a photo of your NPWP, or leave the NPWP number empty."))
+    updates, replaced = _identity_updates(enrolment, data, photos)
+    stored = [v for k, v in updates.items() if k in photos and v]
+    try:
+        _registration_commit(enrolment, actor, updates, consent_text, language)
+    except Exception:
+        _delete_files(stored)  # nothing was committed: the new files would be orphans
+        raise
+    transaction.on_commit(lambda: _delete_files(replaced))
+    return enrolment
+
+
+def _registration_commit(
+    enrolment: Enrolment, actor: Any, updates: dict[str, Any], consent_text: str, language: str
+) -> None:
     now = timezone.now()
     with transaction.atomic():
         Consent.objects.create(
@@ -539,8 +557,6 @@ def enrolment_registration_submit(
         )
         if not changed:
             raise EnrolmentError(_("The registration has already been sent."))
-        transaction.on_commit(lambda: _delete_files(replaced))
-    return enrolment
 
 
 def enrolment_video_submit(*, enrolment: Enrolment, actor: Any, video: bytes) -> Enrolment:

@@ -275,7 +275,7 @@ def resolve(path: str) -> Operation | None:
 # --------------------------------------------------------------------------------------------- gateway errors
 
 
-def gateway_error(request: HttpRequest, status: int, message: str, *, path: str = "") -> JsonResponse:
+def gateway_error(request: HttpRequest, status: int, message: str, *, path: str = "") -> HttpResponse:
     """The webMethods-style `{"Exception": "API Gateway encountered an error. ..."}` body."""
     parts = path.strip("/").split("/")
     service = parts[0] if parts and parts[0] else "-"
@@ -287,7 +287,15 @@ def gateway_error(request: HttpRequest, status: int, message: str, *, path: str 
         f"Invocation Time:{now:%H:%M:%S}, Date:{now:%b %d, %Y}, "
         f"Client IP - {request.META.get('REMOTE_ADDR', '-')}, User - Default and Application:null"
     )
-    return JsonResponse({"Exception": text}, status=status)
+    return _quiet(JsonResponse({"Exception": text}, status=status))
+
+
+def _quiet(response: HttpResponse) -> HttpResponse:
+    """A simulated failure is not a server error: keep it out of django.request's ERROR log."""
+    if response.status_code >= 500:
+        logger.info("sandbox: simulated HTTP %s", response.status_code)
+        response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def api_key_ok(request: HttpRequest) -> bool:
@@ -295,7 +303,7 @@ def api_key_ok(request: HttpRequest) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), str(settings.SANDBOX_API_KEY).encode())
 
 
-def _authorize(request: HttpRequest, op: Operation, path: str) -> JsonResponse | None:
+def _authorize(request: HttpRequest, op: Operation, path: str) -> HttpResponse | None:
     if not api_key_ok(request):
         return gateway_error(request, 401, "Unauthorized application request", path=path)
     if not op.authenticated:
@@ -386,11 +394,13 @@ def _fault_response(
     kind = decision.kind
     logger.info("sandbox: injecting %s (%s) on %s", kind, decision.when, path)
     if kind == "http500":
-        return HttpResponse(
-            "<html><head><title>500 Internal Server Error</title></head>"
-            "<body><h1>Internal Server Error</h1></body></html>",
-            status=500,
-            content_type="text/html",
+        return _quiet(
+            HttpResponse(
+                "<html><head><title>500 Internal Server Error</title></head>"
+                "<body><h1>Internal Server Error</h1></body></html>",
+                status=500,
+                content_type="text/html",
+            )
         )
     if kind == "gateway_exception":
         return gateway_error(request, 500, "Native service invocation failed: backend connection error", path=path)
@@ -402,7 +412,7 @@ def _fault_response(
     if kind == "connection_reset":
         if not faults.drop_connection(request):
             return gateway_error(request, 500, "Connection reset by peer", path=path)
-        return HttpResponse(b"", status=500)
+        return _quiet(HttpResponse(b"", status=500))
     # malformed_json: a reply cut short, served as JSON.
     text = json.dumps(body if body is not None else {"resultCode": "0", "resultDesc": "Success"})
     return HttpResponse(text[: max(1, len(text) // 2)], content_type="application/json")

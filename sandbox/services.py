@@ -245,9 +245,15 @@ def certificate_issue_if_due(*, user: SandboxUser) -> SandboxUser:
     if user.status == SandboxUser.Status.CERTIFIED:
         if not ca.issued_by_current_ca(user.certificate_pem):
             issued = ca.issue_user_certificate(
-                name=user.name, email=user.email, org_unit=user.org_unit, work_unit=user.work_unit, position=user.position
+                name=user.name,
+                email=user.email,
+                org_unit=user.org_unit,
+                work_unit=user.work_unit,
+                position=user.position,
             )
-            SandboxUser.objects.filter(pk=user.pk).update(certificate_pem=issued.certificate_pem, key_pem=issued.key_pem)
+            SandboxUser.objects.filter(pk=user.pk).update(
+                certificate_pem=issued.certificate_pem, key_pem=issued.key_pem
+            )
             user.refresh_from_db()
         return user
     if (
@@ -307,9 +313,7 @@ def _certified_signer(email: str) -> SandboxUser:
 
 def _read_pdf(file: Mapping[str, Any], *, prefix: str) -> tuple[str, bytes, list[PageBox]]:
     file_name = validation.text(file, "fileName", max_len=100, prefix=prefix)
-    data = validation.base64_bytes(
-        validation.text(file, "base64Document", prefix=prefix), f"{prefix}base64Document"
-    )
+    data = validation.base64_bytes(validation.text(file, "base64Document", prefix=prefix), f"{prefix}base64Document")
     limit = int(_setting("SANDBOX_MAX_DOCUMENT_BYTES", 20 * 1024 * 1024))
     if len(data) > limit:
         raise Rejected(errors.INVALID_DATA, f"Ukuran dokumen melebihi batas {limit // (1024 * 1024)} MB")
@@ -365,7 +369,7 @@ def _sign_request_message(order: Order, *, kind: str = Message.Kind.SIGN_REQUEST
         kind=kind,
         to=order.user.email,
         subject=f"{subject}: {order.document.file_name}",
-        body=f"Halo {order.user.name},\n\n{intro} \"{order.document.file_name}\" (orderId {order.pk}).\n{link}",
+        body=f'Halo {order.user.name},\n\n{intro} "{order.document.file_name}" (orderId {order.pk}).\n{link}',
         link=link,
         order_id=order.pk,
     )
@@ -488,7 +492,9 @@ def _order_signable(order: Order) -> None:
             raise Rejected(errors.NOT_FOUND, "Dokumen belum dapat ditandatangani: menunggu penandatangan sebelumnya")
     document = Document.objects.only("locked").get(pk=order.document_id)
     if document.locked:
-        raise Rejected(errors.ALREADY_SIGNED, "Dokumen sudah dikunci (NO_CHANGES_ALLOWED), tidak dapat ditandatangani lagi")
+        raise Rejected(
+            errors.ALREADY_SIGNED, "Dokumen sudah dikunci (NO_CHANGES_ALLOWED), tidak dapat ditandatangani lagi"
+        )
 
 
 def _box_for(order: Order, given: SignerBox | None) -> SignerBox:
@@ -498,7 +504,9 @@ def _box_for(order: Order, given: SignerBox | None) -> SignerBox:
         raise Rejected(errors.NO_COORDINATES, "Koordinat tanda tangan belum diatur")
     signer_box_check(box=box, pages=selectors.order_pages(order=order))
     if box.locks_document and order.kind == Order.Kind.TIER and order.tier_position < order.tier_size:
-        raise Rejected(errors.SIGNING_FAILED, "Gagal tanda tangan: NO_CHANGES_ALLOWED hanya untuk penandatangan terakhir")
+        raise Rejected(
+            errors.SIGNING_FAILED, "Gagal tanda tangan: NO_CHANGES_ALLOWED hanya untuk penandatangan terakhir"
+        )
     return box
 
 
@@ -645,7 +653,7 @@ def _apply_signature(*, order: Order, box: SignerBox) -> Order:
             kind=Message.Kind.SIGNED,
             to=fresh.uploader,
             subject=f"Dokumen selesai ditandatangani: {document.file_name}",
-            body=f"Semua penandatangan telah menandatangani dokumen \"{document.file_name}\".",
+            body=f'Semua penandatangan telah menandatangani dokumen "{document.file_name}".',
             order_id=fresh.pk,
         )
     return fresh
@@ -704,7 +712,9 @@ def _orders_from_data(params: Mapping[str, Any]) -> list[Order]:
 
 def bulk_get(*, order_id_bulk: str) -> Bulk:
     text = order_id_bulk.strip()
-    bulk = Bulk.objects.select_related("user").filter(pk=int(text)).first() if text.isdigit() and len(text) < 19 else None
+    bulk = (
+        Bulk.objects.select_related("user").filter(pk=int(text)).first() if text.isdigit() and len(text) < 19 else None
+    )
     if bulk is None:
         raise Rejected(errors.NOT_FOUND, f"orderIdBulk {order_id_bulk} tidak ditemukan")
     return bulk

@@ -100,7 +100,9 @@ def signer_box_parse(*, raw: Any, require_all: bool = False) -> SignerBox:
         raise Rejected(errors.INVALID_DATA, 'Parameter signer.isVisualSign harus "YES" atau "NO"')
     level = _string(raw, "certificateLevel", required=require_all, max_len=50) or NOT_CERTIFIED
     if level not in CERTIFICATION_LEVELS:
-        raise Rejected(errors.INVALID_DATA, 'Parameter signer.certificateLevel harus "NOT_CERTIFIED" atau "NO_CHANGES_ALLOWED"')
+        raise Rejected(
+            errors.INVALID_DATA, 'Parameter signer.certificateLevel harus "NOT_CERTIFIED" atau "NO_CHANGES_ALLOWED"'
+        )
     location = _string(raw, "varLocation", required=require_all, max_len=100) or ""
     reason = _string(raw, "varReason", required=False, max_len=100) or ""
 
@@ -131,9 +133,7 @@ def signer_box_parse(*, raw: Any, require_all: bool = False) -> SignerBox:
         location=location,
         reason=reason,
     )
-    if (visible or not missing) and not (
-        box.lower_left_x < box.upper_right_x and box.lower_left_y < box.upper_right_y
-    ):
+    if (visible or not missing) and not (box.lower_left_x < box.upper_right_x and box.lower_left_y < box.upper_right_y):
         raise Rejected(errors.SIGNING_FAILED, "Gagal tanda tangan: lowerLeft harus lebih kecil dari upperRight")
     return box
 
@@ -157,8 +157,7 @@ def signer_box_check(*, box: SignerBox, pages: list[PageBox]) -> None:
     ):
         raise Rejected(
             errors.SIGNING_FAILED,
-            f"Gagal tanda tangan: koordinat di luar halaman {box.page} "
-            f"({pg.x0:g},{pg.y0:g})-({pg.x1:g},{pg.y1:g})",
+            f"Gagal tanda tangan: koordinat di luar halaman {box.page} ({pg.x0:g},{pg.y0:g})-({pg.x1:g},{pg.y1:g})",
         )
 
 

@@ -133,7 +133,7 @@ def to_png(data: bytes) -> bytes:
 
 
 def video_container(data: bytes) -> str:
-    """"webm" or "mp4" by the container's magic bytes; anything else: 1045."""
+    """ "webm" or "mp4" by the container's magic bytes; anything else: 1045."""
     # EBML header; Matroska's DocType is "matroska", WebM's is "webm".
     if len(data) >= 16 and data[:4] == b"\x1a\x45\xdf\xa3" and b"webm" in data[:64]:
         return "webm"

@@ -49,9 +49,7 @@ def outbox_json(request: HttpRequest) -> JsonResponse:
 @require_GET
 def outbox(request: HttpRequest) -> HttpResponse:
     to = request.GET.get("to") or ""
-    return render(
-        request, "sandbox/outbox.html", {"messages": selectors.message_list(to=to or None), "to": to}
-    )
+    return render(request, "sandbox/outbox.html", {"outbox_messages": selectors.message_list(to=to or None), "to": to})
 
 
 @csrf_exempt

@@ -78,7 +78,9 @@ def test_bulk_otp_rules(api: Api, email: str) -> None:
     order_ids = _send_bulk(api, email, 2, with_signer=True)
     other = api.enrol("lain@yopmail.com", name="Orang Lain")
     other_order = api.send_document(other, signer=[signer()])
-    mixed = {"requestGetOtpBulk": {"data": [{"orderId": order_ids[0]}, {"orderId": other_order}], "systemId": api.system_id}}
+    mixed = {
+        "requestGetOtpBulk": {"data": [{"orderId": order_ids[0]}, {"orderId": other_order}], "systemId": api.system_id}
+    }
     assert api.call("getOtpBulk", mixed)["resultCode"] == "1008"
     dup = {"requestGetOtpBulk": {"data": [{"orderId": order_ids[0]}] * 2, "systemId": api.system_id}}
     assert api.call("getOtpBulk", dup)["resultCode"] == "1008"
@@ -96,7 +98,8 @@ def test_signing_bulk_checks_the_otp(api: Api, email: str) -> None:
     code = api.latest_otp(email)
     wrong = "000000" if code != "000000" else "111111"
     bad = api.call(
-        "signingBulk", {"requestSigning": {"orderIdBulk": data["orderIdBulk"], "otpCodeBulk": wrong, "tokenBulk": data["token"]}}
+        "signingBulk",
+        {"requestSigning": {"orderIdBulk": data["orderIdBulk"], "otpCodeBulk": wrong, "tokenBulk": data["token"]}},
     )
     assert bad["resultCode"] == "01"
     unknown = api.call(
@@ -122,7 +125,12 @@ def test_the_table_spelling_file_is_accepted_too(api: Api, email: str) -> None:
 def test_one_bad_file_rejects_the_whole_bulk(api: Api, email: str) -> None:
     from sandbox.models import Order
 
-    files = [{"fileName": "a.pdf", "base64Document": b64(pdf(1))}, {"fileName": "b.pdf", "base64Document": b64(b"nope")}]
-    reply = api.call("sendDocumentBulk", {"param": {"email": email, "payload": {"file": files}, "systemId": api.system_id}})
+    files = [
+        {"fileName": "a.pdf", "base64Document": b64(pdf(1))},
+        {"fileName": "b.pdf", "base64Document": b64(b"nope")},
+    ]
+    reply = api.call(
+        "sendDocumentBulk", {"param": {"email": email, "payload": {"file": files}, "systemId": api.system_id}}
+    )
     assert reply["resultCode"] == "1008" and "file[1]" in reply["resultDesc"]
     assert not Order.objects.exists()

@@ -32,13 +32,13 @@ def test_the_documents_activation_and_video_examples_succeed(api: Api) -> None:
     reply = api.call("activation", {"param": {"email": EMAIL, "systemId": api.system_id}})
     assert reply == {"resultCode": "0", "resultDesc": "Sukses aktivasi akun, silakan lanjutkan proses verifikasi"}
     # Page 16: "(base64 video verification)" -> a WebM recording.
-    reply = api.call("videoVerification", {"param": {"email": EMAIL, "systemId": api.system_id, "videoStream": b64(WEBM)}})
+    reply = api.call(
+        "videoVerification", {"param": {"email": EMAIL, "systemId": api.system_id, "videoStream": b64(WEBM)}}
+    )
     assert reply == {"resultCode": "0", "resultDesc": "Success"}
 
 
-def test_the_certificate_is_issued_only_after_the_delay_then_check_answers_0_with_data(
-    api: Api, settings: Any
-) -> None:
+def test_the_certificate_is_issued_only_after_the_delay_then_check_answers_0_with_data(api: Api, settings: Any) -> None:
     settings.SANDBOX_CERT_DELAY = 3600
     api.ok("registration", {"param": registration(EMAIL, ktp="3174012202900001")})
     who = _who(api)

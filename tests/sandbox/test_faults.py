@@ -113,7 +113,9 @@ def test_read_timeout_hangs_past_the_client_timeout(api: Api, signer_email: str)
 
 
 def test_read_timeout_after_applies_the_operation(api: Api, signer_email: str) -> None:
-    _faults(api, "POST", {"kinds": ["read_timeout"], "hang_seconds": 1.0, "when": "after", "operations": ["sendDocument"]})
+    _faults(
+        api, "POST", {"kinds": ["read_timeout"], "hang_seconds": 1.0, "when": "after", "operations": ["sendDocument"]}
+    )
     with pytest.raises(requests.ReadTimeout):
         api.post("sendDocument", _send_body(api, signer_email), timeout=0.5)
     assert Order.objects.count() == 1
@@ -134,7 +136,9 @@ def test_rate_zero_never_fails_and_delete_clears(api: Api, signer_email: str) ->
     for _ in range(3):
         api.ok("checkCertificate", {"param": {"email": signer_email, "systemId": api.system_id}})
     _faults(api, "POST", {"kinds": ["http500"]})
-    assert api.post("checkCertificate", {"param": {"email": signer_email, "systemId": api.system_id}}).status_code == 500
+    assert (
+        api.post("checkCertificate", {"param": {"email": signer_email, "systemId": api.system_id}}).status_code == 500
+    )
     assert _faults(api, "DELETE").json() == {"active": False}
     api.ok("checkCertificate", {"param": {"email": signer_email, "systemId": api.system_id}})
 

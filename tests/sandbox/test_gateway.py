@@ -176,4 +176,3 @@ def test_a_body_that_is_not_json_is_refused_with_1008(api: Api) -> None:
 def test_the_system_id_is_checked_on_operations(api: Api) -> None:
     reply = api.call("checkCertificate", {"param": {"email": "a@b.co", "systemId": "PERURI"}})
     assert reply == {"resultCode": "1001", "resultDesc": "systemId tidak valid"}
-

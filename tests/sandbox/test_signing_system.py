@@ -62,7 +62,13 @@ def test_the_session_is_over_the_ids_in_request_order(api: Api, signer_email: st
     reversed_session = session_for(key="p3rur1", order_ids=list(reversed(order_ids)))
     reply = api.call(
         "signingSystem",
-        {"param": {"data": [{"orderId": o} for o in order_ids], "session": reversed_session, "systemId": api.system_id}},
+        {
+            "param": {
+                "data": [{"orderId": o} for o in order_ids],
+                "session": reversed_session,
+                "systemId": api.system_id,
+            }
+        },
     )
     assert reply["resultCode"] == "4026"
     upper = session_for(key="p3rur1", order_ids=order_ids).upper()

@@ -21,7 +21,11 @@ def tier(api: Api) -> str:
         {
             "param": {
                 "uploader": ANA,
-                "payload": {"fileName": "1.pdf", "base64Document": b64(pdf(1)), "signer": [{"email": ANA}, {"email": EKA}]},
+                "payload": {
+                    "fileName": "1.pdf",
+                    "base64Document": b64(pdf(1)),
+                    "signer": [{"email": ANA}, {"email": EKA}],
+                },
                 "systemId": api.system_id,
             }
         },
@@ -88,7 +92,11 @@ def test_a_tier_signer_without_a_certificate_is_4001(api: Api) -> None:
         {
             "param": {
                 "uploader": ANA,
-                "payload": {"fileName": "1.pdf", "base64Document": b64(pdf(1)), "signer": [{"email": ANA}, {"email": "x@yopmail.com"}]},
+                "payload": {
+                    "fileName": "1.pdf",
+                    "base64Document": b64(pdf(1)),
+                    "signer": [{"email": ANA}, {"email": "x@yopmail.com"}],
+                },
                 "systemId": api.system_id,
             }
         },

@@ -86,18 +86,10 @@ def enrol_at_sandbox(email: str, full_name: str = "Siti Rahmawati") -> None:
 
 
 @pytest.fixture
-def signer(sandbox: str, monkeypatch: Any) -> Any:
-    """A signer whose certificate the sandbox has issued (Paraf's certificate check patched to
-    know it)."""
-    from documents import services
-    from tests.factories import SignerFactory
-
-    n = next(_serial)
-    user = SignerFactory(email=f"penanda.tangan.dok{n}@example.com", full_name="Siti Rahmawati")
-    enrol_at_sandbox(user.email, user.full_name)
-    real = services.signer_has_certificate
-    monkeypatch.setattr(services, "signer_has_certificate", lambda u: u.pk == user.pk or real(u))
-    return user
+def signer(certified_signer: Any) -> Any:
+    """A signer whose Peruri certificate the sandbox has issued, through the certificates app's
+    real enrolment (so Paraf's own certificate check passes without patching)."""
+    return certified_signer
 
 
 @pytest.fixture

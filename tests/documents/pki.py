@@ -109,7 +109,13 @@ def sign(pdf: bytes, signer: Identity, ca: Identity, *, box: tuple[int, int, int
     meta = signers.PdfSignatureMetadata(field_name=field, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES)
     spec = fields.SigFieldSpec(sig_field_name=field, on_page=page, box=box)
     out = io.BytesIO()
-    signers.PdfSigner(meta, simple, new_field_spec=spec).sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False), output=out
+    # pyHanko's sync API calls asyncio.run(): run the async one ourselves, so this also works
+    # after Playwright's sync API has left an event loop running in this thread.
+    from documents.verification import _run
+
+    _run(
+        signers.PdfSigner(meta, simple, new_field_spec=spec).async_sign_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False), output=out
+        )
     )
     return out.getvalue()

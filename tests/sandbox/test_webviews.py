@@ -187,7 +187,7 @@ def test_the_signing_web_view_places_the_box_signs_with_the_otp_and_tells_the_pa
     order_id = api.send_document(signer_email)  # no coordinates: the user places the box
     frame = embed(page, partner, f"{sandbox}/webview/signing.php?orderId={order_id}")
 
-    frame.get_by_text("Halaman 2 dari 2").wait_for(timeout=20_000)  # placement starts on the last page
+    frame.locator(".placement-page").filter(has_text="Halaman 2 dari 2").wait_for(timeout=20_000)  # the last page first
     box = frame.locator(".placement-box")
     box.wait_for()
     b = box.bounding_box()

@@ -31,7 +31,8 @@ cp -R "$PDFJS/cmaps" "$PDFJS/standard_fonts" "$PDFJS/iccs" "$OUT/pdfjs/"
 cp "$PDFJS"/wasm/*_nowasm_fallback.js "$PDFJS"/wasm/LICENSE_* "$OUT/pdfjs/wasm/"
 
 # signature_pad: the UMD build defines window.SignaturePad (a classic script).
-cp "$SIGPAD/dist/signature_pad.umd.min.js" "$OUT/signature_pad/"
+# (with its source map: the file names it, and Django's manifest storage refuses a missing one)
+cp "$SIGPAD/dist/signature_pad.umd.min.js" "$SIGPAD/dist/signature_pad.umd.min.js.map" "$OUT/signature_pad/"
 cp "$SIGPAD/LICENSE" "$OUT/signature_pad/LICENSE"
 
 echo "pdfjs-dist    $(node -p "require('./$PDFJS/package.json').version")"

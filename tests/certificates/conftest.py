@@ -39,8 +39,11 @@ def faults(sandbox: str) -> Iterator[Faults]:
     f.clear()
 
 
+HANG_SECONDS = 2.5  # sandbox `read_timeout` faults hang this long: longer than the client waits
+
+
 @pytest.fixture
-def quick_timeouts(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+def quick_timeouts(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[None]:
     """Short read timeouts so that a sandbox `read_timeout` fault (a hang) times the client out
     in a test-sized delay. The client is rebuilt because its settings key changes."""
     from types import MappingProxyType
@@ -52,6 +55,10 @@ def quick_timeouts(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
     # Force a new client (and a fresh connection pool) with these timeouts.
     settings.PERURI_BREAKER_THRESHOLD = 1000
     monkeypatch.setattr("signing.gateway._client", None)
+    yield
+    # Let the sandbox threads still hanging on a timed-out request finish before the database
+    # is flushed (they would log errors from a closed test database otherwise).
+    time.sleep(HANG_SECONDS)
 
 
 def drive(enrolment: Any, *, until: set[str] | None = None, timeout: float = 30.0) -> Any:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from certificates import services
 from certificates.models import Enrolment
 from sandbox.models import SandboxUser
-from tests.certificates.conftest import drive
+from tests.certificates.conftest import HANG_SECONDS, drive
 from tests.certificates.test_services import invite, send_specimen, send_video, submit
 
 S = Enrolment.Status
@@ -26,7 +26,7 @@ def calls(enrolment, operation):
 
 
 def test_a_registration_timed_out_after_being_applied_is_not_sent_twice(sandbox, faults, quick_timeouts):
-    faults.set(kinds=["read_timeout"], operations=["registration"], count=1, when="after", hang_seconds=4)
+    faults.set(kinds=["read_timeout"], operations=["registration"], count=1, when="after", hang_seconds=HANG_SECONDS)
     enrolment = submit(invite("timeout@example.com"))
     # Peruri registered the person, but the answer never came: outcome unknown.
     assert enrolment.status == S.RECONCILING
@@ -192,7 +192,7 @@ def test_every_enrolment_ends_issued_under_random_faults(sandbox, faults, quick_
         kinds=["http500", "gateway_exception", "malformed_json", "connection_reset", "read_timeout"],
         operations=["registration", "activation", "videoVerification", "sendSpeciment", "checkCertificate"],
         when="after",
-        hang_seconds=2,
+        hang_seconds=HANG_SECONDS,
     )
     emails = [f"acak{i}@example.com" for i in range(3)]
     enrolments = [submit(invite(email)) for email in emails]

@@ -304,6 +304,17 @@ SANDBOX_DATA_DIR = env.path("SANDBOX_DATA_DIR", default=str(VAR_DIR / "sandbox")
 SANDBOX_PUBLIC_URL = env.str("SANDBOX_PUBLIC_URL", default="http://127.0.0.1:8001")
 # Partner origins allowed to frame the sandbox's web views (CSP frame-ancestors).
 SANDBOX_FRAME_ANCESTORS: list[str] = env.list("SANDBOX_FRAME_ANCESTORS", default=[SITE_URL])
+# Lifetimes: an OTP (Peruri: 5 minutes) and an unsigned order before it is EXPIRED.
+SANDBOX_OTP_TTL = env.int("SANDBOX_OTP_TTL", default=300)
+SANDBOX_ORDER_TTL = env.int("SANDBOX_ORDER_TTL", default=7 * 24 * 3600)
+# Scenario tuning: 1040 answers for "+kycpending" addresses; delay for "+dukcapilslow" ones.
+SANDBOX_KYC_PENDING_TRIES = env.int("SANDBOX_KYC_PENDING_TRIES", default=2)
+SANDBOX_DUKCAPIL_SLOW_SECONDS = env.int("SANDBOX_DUKCAPIL_SLOW_SECONDS", default=15)
+# Size limits of the simulated gateway.
+SANDBOX_MAX_DOCUMENT_BYTES = env.int("SANDBOX_MAX_DOCUMENT_BYTES", default=20 * 1024 * 1024)
+SANDBOX_MAX_BODY_BYTES = env.int("SANDBOX_MAX_BODY_BYTES", default=64 * 1024 * 1024)
+# Partner-specific namespaces accepted besides digitalSignatureFullJwtSandbox.
+SANDBOX_NAMESPACES: list[str] = env.list("SANDBOX_NAMESPACES", default=[])
 
 # ---------------------------------------------------------------------------- security
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -591,7 +591,9 @@ def document_poll(*, document_id: int) -> None:
     )
     if not claimed:
         return
-    document.refresh_from_db()
+    document.poll_queued = False
+    document.poll_count = attempt
+    document.last_polled_at = now
     if document.status == S.QUEUED:
         _send(document)
     else:
@@ -664,10 +666,12 @@ def _follow_through(document: Document) -> None:
             if not _give_up_if_exhausted(document, _error_text(exc), exc.code or ""):
                 _reschedule(document, seconds=_backoff(document.status, document.poll_count).total_seconds(), error=_error_text(exc), code=exc.code or "")
             return
-        peruri_status = (status.status or "").upper()
-        Document.objects.filter(pk=document.pk).update(peruri_status=peruri_status[:32])
-        document.peruri_status = peruri_status[:32]
-        event_record(document=document, kind=DocumentEvent.Kind.STATUS_CHECKED, peruri_status=peruri_status or "?")
+        peruri_status = (status.status or "").upper()[:32]
+        if peruri_status != document.peruri_status:
+            # The timeline already has the call; a line of its own only when the answer changes.
+            Document.objects.filter(pk=document.pk).update(peruri_status=peruri_status)
+            document.peruri_status = peruri_status
+            event_record(document=document, kind=DocumentEvent.Kind.STATUS_CHECKED, peruri_status=peruri_status or "?")
         if peruri_status in ("FAILED", "EXPIRED"):
             target = S.EXPIRED if peruri_status == "EXPIRED" else S.FAILED
             document_transition(

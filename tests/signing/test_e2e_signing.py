@@ -15,7 +15,7 @@ from documents.models import Document
 from documents.verification import ExpectedSigner, pdf_verify, signature_widgets
 from tests.documents.helpers import latest_otp, make_pdf, peruri_calls
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("english")]
 
 S = Document.Status
 # Page 2 of the test PDF is turned 90° and its crop box does not start at 0,0: the box drawn on

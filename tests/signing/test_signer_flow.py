@@ -12,6 +12,8 @@ from signing import services as signing
 from tests.documents.fixtures import create_document, enrol_at_sandbox, send_document
 from tests.documents.helpers import last_message_id, latest_otp, peruri_calls
 
+pytestmark = pytest.mark.usefixtures("english")
+
 S = Document.Status
 
 

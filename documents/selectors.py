@@ -39,12 +39,19 @@ def document_get_for_staff(*, user: Any, public_id: Any) -> Document:
     return document
 
 
+# A signer sees a document once it has been sent to them (not while staff still prepare it).
+_NOT_YET_SENT = (Document.Status.DRAFT, Document.Status.QUEUED, Document.Status.SENDING)
+
+
 def document_get_for_signer(*, user: Any, public_id: Any) -> Document:
-    """A document whose signer is ``user``, or 404."""
+    """A document sent to ``user`` for signing, or 404."""
     if not getattr(user, "is_authenticated", False):
         raise Http404
     document = (
-        Document.objects.select_related("signer").filter(public_id=_uuid(public_id), signer_id=user.pk).first()
+        Document.objects.select_related("signer")
+        .filter(public_id=_uuid(public_id), signer_id=user.pk)
+        .exclude(status__in=_NOT_YET_SENT)
+        .first()
     )
     if document is None:
         raise Http404
@@ -103,11 +110,7 @@ def document_list_for_staff(*, status: str = "", query: str = "") -> QuerySet[Do
 
 def document_list_for_signer(*, user: Any) -> QuerySet[Document]:
     """What a signer sees on "my documents": documents sent to them (never drafts)."""
-    return (
-        Document.objects.filter(signer_id=user.pk)
-        .exclude(status__in=[Document.Status.DRAFT, Document.Status.QUEUED, Document.Status.SENDING])
-        .order_by("-created_at", "-id")
-    )
+    return Document.objects.filter(signer_id=user.pk).exclude(status__in=_NOT_YET_SENT).order_by("-created_at", "-id")
 
 
 def document_timeline(*, document: Document) -> list[dict[str, Any]]:

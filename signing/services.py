@@ -384,7 +384,8 @@ def webview_callback(*, document: Document, user: Any, message: dict[str, Any]) 
         raise SigningError("invalid", _("The message from the signing page was not understood."))
     if not ratelimit.hit(f"check-user:{user.pk}", limit=_setting("SIGNING_CHECKS_PER_HOUR", 60), window=3600):
         raise SigningError("rate_limited", _("Too many checks. Please wait a little."))
-    event_record(document=document, kind=DocumentEvent.Kind.CALLBACK, actor=user, code=code, note=desc[:255])
+    # Only the code is kept: the description is untrusted free text from the browser.
+    event_record(document=document, kind=DocumentEvent.Kind.CALLBACK, actor=user, code=code)
     if ratelimit.cooldown_start(f"check:{document.pk}", seconds=_setting("SIGNING_CHECK_COOLDOWN", 5)):
         return False
     return document_check_now(document=document, actor=user, reason="webview")

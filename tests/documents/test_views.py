@@ -183,6 +183,9 @@ def test_the_signer_sees_only_their_documents(client, staff):
     client.force_login(owner)
     response = client.get(reverse("signing:my_documents"))
     assert [d.title for d in response.context["documents"]] == ["Punyaku"]
+    draft = Document.objects.get(title="Masih draf")
+    assert client.get(reverse("signing:document", args=[draft.public_id])).status_code == 404
+    assert client.get(reverse("documents:document_file", args=[draft.public_id])).status_code == 404
     assert client.get(reverse("signing:document", args=[mine.public_id])).status_code == 200
     pdf = client.get(reverse("documents:document_file", args=[mine.public_id]))
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
@@ -206,3 +209,18 @@ def test_cancel_and_what_cannot_be_cancelled(staff):
     document.refresh_from_db()
     assert document.status == S.CANCELLED and document.next_poll_at is None
     assert document.events.last().kind == "cancelled"
+
+
+def test_the_admin_shows_the_same_history_read_only(client, staff):
+    from tests.factories import AdminFactory
+
+    document = _document(staff, SignerFactory(), status=S.DRAFT, order_id=None)
+    services.document_place(document=document, actor=staff, placed_by="signer")
+    client.force_login(AdminFactory())
+    listing = client.get(reverse("admin:documents_document_changelist"))
+    assert listing.status_code == 200
+    page = client.get(reverse("admin:documents_document_change", args=[document.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Uploaded" in html and "Signature placed" in html
+    assert 'name="status"' not in html  # read-only: state changes go through the services

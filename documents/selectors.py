@@ -116,4 +116,16 @@ def document_list_for_signer(*, user: Any) -> QuerySet[Document]:
 def document_timeline(*, document: Document) -> list[dict[str, Any]]:
     """Every event of the document, oldest first, with the gateway's call rows when they exist."""
     events = list(DocumentEvent.objects.filter(document=document).select_related("actor").order_by("at", "id"))
-    return [{"at": e.at, "event": e, "kind": e.kind, "label": e.get_kind_display(), "actor": e.actor, "data": e.data} for e in events]
+    labels = dict(Document.Status.choices)
+    return [
+        {
+            "at": e.at,
+            "event": e,
+            "kind": e.kind,
+            "label": e.get_kind_display(),
+            "actor": e.actor,
+            "data": e.data,
+            "status_label": labels.get(e.data.get("status", ""), e.data.get("status", "")),
+        }
+        for e in events
+    ]

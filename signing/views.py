@@ -88,7 +88,7 @@ def otp_request(request: HttpRequest, public_id: str) -> HttpResponse:
             )
         else:
             messages.success(request, _("Peruri sent you a 6-digit code by e-mail. It is valid for 5 minutes."))
-    return redirect(reverse("signing:document", args=[doc.public_id]) + "#sign")
+    return redirect("signing:document", doc.public_id)
 
 
 @login_required
@@ -98,7 +98,7 @@ def sign(request: HttpRequest, public_id: str) -> HttpResponse:
     form = OtpForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Enter the 6-digit code."))
-        return redirect(reverse("signing:document", args=[doc.public_id]) + "#sign")
+        return redirect("signing:document", doc.public_id)
     try:
         services.document_sign(document=doc, user=request.user, otp_code=form.cleaned_data["otp"], box=form.box())
     except services.SigningError as exc:
@@ -106,7 +106,7 @@ def sign(request: HttpRequest, public_id: str) -> HttpResponse:
             messages.warning(request, exc.message)
         else:
             messages.error(request, exc.message)
-        return redirect(reverse("signing:document", args=[doc.public_id]) + "#sign")
+        return redirect("signing:document", doc.public_id)
     messages.success(request, _("Signed at Peruri. We are fetching and verifying your signed copy."))
     return redirect("signing:document", doc.public_id)
 

@@ -39,7 +39,10 @@ test: $(DEVSTAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy peruri
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -m "not e2e"
+	# Browser journeys run in their own process: Playwright's sync API keeps an asyncio loop
+	# running in the main thread, which code that calls asyncio.run() (pyHanko) cannot share.
+	$(VENV)/bin/pytest -m e2e
 
 # Refresh both catalogs after changing strings (needs GNU gettext); the compiled .mo files are committed.
 messages: $(DEVSTAMP)

@@ -134,3 +134,13 @@ def staff_user(db: Any) -> Any:
     from tests.factories import StaffFactory
 
     return StaffFactory(email="staf@example.com", password="rahasia-staf-123")
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Run browser journeys last.
+
+    Once Playwright's sync API has started, an asyncio loop runs in the main thread for the rest
+    of the session, and code that calls asyncio.run() (pyHanko's signing and validation) fails
+    there. `make test` runs the two groups in separate processes; this keeps a plain `pytest` safe.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

@@ -93,13 +93,13 @@ class SignInLink(models.Model):
     Only a hash of the secret is stored, so a database read does not yield working links.
     """
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="signin_links")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="signin_links", verbose_name=_("user"))
     secret_hash = models.CharField(max_length=64, unique=True)
-    purpose = models.CharField(max_length=32)
-    next_url = models.CharField(max_length=300, default="/")
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
+    purpose = models.CharField(_("purpose"), max_length=32)
+    next_url = models.CharField(_("opens"), max_length=300, default="/")
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("sign-in link")

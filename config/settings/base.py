@@ -136,7 +136,7 @@ USE_TZ = True
 
 # ---------------------------------------------------------------------------- files
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Uploaded PDFs and identity photos are private: never served from a URL, only through views
 # that check ownership.

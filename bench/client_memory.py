@@ -5,7 +5,8 @@
 Starts a throwaway HTTP server on 127.0.0.1 in a subprocess (it discards request bodies and answers
 like Peruri), then measures each case in a fresh child process: the growth of the child's peak RSS
 (VmHWM in /proc/self/status) from just before the document is loaded or requested until the call
-returns, divided by the document's size. Target (issue 3): <= 2.0 for sends.
+returns, divided by the document's size. Targets (issue 3): <= 2.0 for sends; for a download, no
+more than the reply's base64 text (1.33x) and the decoded PDF (1.0x), so <= 2.5 with slack.
 
 Cases:
   send/bytes   the PDF is read into memory (counted: 1.0x of it is the input itself), then sent
@@ -145,7 +146,7 @@ def main() -> None:
         assert server.stdout is not None
         port = int(server.stdout.readline())
         print(f"{'case':<12} {'size':>7} {'peak RSS growth':>16} {'ratio':>6} {'time':>7}")
-        worst_send = 0.0
+        worst_send = worst_download = 0.0
         with tempfile.TemporaryDirectory() as tmp:
             for size_mb in (int(s) for s in args.sizes.split(",")):
                 size = size_mb * MB
@@ -168,6 +169,8 @@ def main() -> None:
                     ratio = result["growth"] / size
                     if case.startswith(("send", "video")):
                         worst_send = max(worst_send, ratio)
+                    elif case == "download":
+                        worst_download = max(worst_download, ratio)
                     print(
                         f"{case:<12} {size_mb:>4} MB {result['growth'] / MB:>13.1f} MB {ratio:>5.2f}x"
                         f" {result['seconds']:>6.2f}s",
@@ -175,6 +178,8 @@ def main() -> None:
                     )
         verdict = "OK" if worst_send <= 2.0 else "OVER BUDGET"
         print(f"worst send ratio {worst_send:.2f}x (target <= 2.0x): {verdict}")
+        verdict = "OK" if worst_download <= 2.5 else "OVER BUDGET"
+        print(f"worst download ratio {worst_download:.2f}x (target <= 2.5x: base64 text + PDF): {verdict}")
     finally:
         server.terminate()
         server.wait()

@@ -24,6 +24,7 @@ import logging
 import random
 import re
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -36,6 +37,7 @@ from typing import IO, Any, Final, TypeAlias
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
+from urllib3.util.ssl_match_hostname import CertificateError
 
 from .endpoints import OPERATIONS, Envelope, Operation
 from .errors import (
@@ -183,6 +185,9 @@ class _Blob:
             self.size = self._view.nbytes
         elif hasattr(source, "read"):
             file: IO[bytes] = source  # type: ignore[assignment]
+            # A text-mode file would only fail while the body is being sent, half a request later.
+            if not isinstance(file.read(0), bytes):
+                raise TypeError(f"{name} must be opened in binary mode")
             if _seekable(file):
                 self._file = file
                 self._start = file.tell()
@@ -909,10 +914,13 @@ class PeruriClient:
 
     def _transport_error(self, op: Operation, exc: requests.RequestException, status: int | None) -> PeruriTransient:
         # Failures that happen before the request leaves this machine cannot have been applied.
-        not_sent = isinstance(
-            exc, requests.ConnectTimeout | requests.exceptions.SSLError | requests.exceptions.ProxyError
-        )
-        if not not_sent and isinstance(exc, requests.ConnectionError) and status is None:
+        not_sent = isinstance(exc, requests.ConnectTimeout | requests.exceptions.ProxyError)
+        if not not_sent and isinstance(exc, requests.exceptions.SSLError) and status is None:
+            # requests raises SSLError for any TLS failure, also one after the request was sent (an
+            # abrupt close while waiting for the reply is SSLEOFError). Only a refused certificate
+            # proves that the handshake, and so the request, never happened.
+            not_sent = _is_certificate_error(exc)
+        elif not not_sent and isinstance(exc, requests.ConnectionError) and status is None:
             reason = getattr(exc.args[0], "reason", None) if exc.args else None
             not_sent = isinstance(reason, NewConnectionError)
         kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
@@ -1168,6 +1176,19 @@ def _classify(exc: BaseException) -> tuple[Outcome, bool]:
     if isinstance(exc, PeruriContractError):
         return "contract", False
     return "config", False
+
+
+def _is_certificate_error(error: object) -> bool:
+    """True when a TLS failure is a refused server certificate: requests' SSLError wraps urllib3's
+    MaxRetryError, whose ``reason`` is urllib3's SSLError around the ssl module's error."""
+    for _ in range(6):
+        if isinstance(error, ssl.SSLCertVerificationError | CertificateError):
+            return True
+        cause = getattr(error, "reason", None)
+        if cause is None and isinstance(error, BaseException) and error.args:
+            cause = error.args[0]
+        error = cause
+    return False
 
 
 def _order_ref(data: object) -> str | None:

@@ -2,7 +2,8 @@
 
 Every URL is ``{base_url}{path}``; each path can be overridden on its own through
 ``PeruriConfig.endpoints`` (keys are the names below), because partners get their own namespaces
-and the JWT path differs between sandbox and production.
+and the JWT path differs between sandbox and production (without an override, ``PeruriConfig``
+uses :data:`PRODUCTION_JWT_PATH` on the production host).
 """
 
 from __future__ import annotations

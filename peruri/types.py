@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
-from .endpoints import DEFAULT_PATHS, OPERATIONS, TimeoutClass
+from .endpoints import DEFAULT_PATHS, OPERATIONS, PRODUCTION_JWT_PATH, TimeoutClass
 from .errors import PeruriConfigError
 
 SANDBOX_BASE_URL: Final = "https://apgdev.peruri.co.id:19044/gateway/"
@@ -43,8 +44,10 @@ class PeruriConfig:
     """Everything the client needs to reach Peruri. ``repr()`` never shows the API key.
 
     ``endpoints`` overrides paths per operation (keys: the names in :data:`peruri.endpoints.OPERATIONS`,
-    e.g. ``{"get_jwt": "jwt/1.0/getJsonWebToken/v1"}`` in production). ``read_timeouts`` overrides the
-    read timeout (seconds) per operation name; uploads add ``read_timeout_per_mb`` per MiB sent.
+    e.g. ``{"send_document": "partnerNs/1.0/sendDocument/v1"}``). Without an override the JWT path is
+    production's ``jwt/1.0/getJsonWebToken/v1`` on the production host and ``jwtSandbox/...`` elsewhere.
+    ``read_timeouts`` overrides the read timeout (seconds) per operation name; uploads add
+    ``read_timeout_per_mb`` per MiB sent.
     """
 
     api_key: str = field(repr=False)
@@ -82,9 +85,12 @@ class PeruriConfig:
         unknown = sorted(set(self.read_timeouts) - set(OPERATIONS))
         if unknown:
             raise PeruriConfigError(f"PeruriConfig.read_timeouts has unknown operations: {', '.join(unknown)}")
-        timeouts = [self.connect_timeout, self.read_timeout_per_mb, *self.read_timeouts.values()]
-        if any(t < 0 for t in timeouts) or self.connect_timeout == 0:
-            raise PeruriConfigError("PeruriConfig timeouts must be positive")
+        # A zero timeout makes the socket non-blocking (every call fails at once); a string from a
+        # settings file would only fail at the first call. Both are configuration errors.
+        if not all(_seconds(t) and t > 0 for t in (self.connect_timeout, *self.read_timeouts.values())):
+            raise PeruriConfigError("PeruriConfig timeouts must be positive numbers of seconds")
+        if not (_seconds(self.read_timeout_per_mb) and self.read_timeout_per_mb >= 0):
+            raise PeruriConfigError("PeruriConfig.read_timeout_per_mb must be a number >= 0")
         if self.read_retries < 0:
             raise PeruriConfigError("PeruriConfig.read_retries must be >= 0")
         # Freeze the mappings so a shared config cannot be changed behind the client's back.
@@ -92,13 +98,24 @@ class PeruriConfig:
         object.__setattr__(self, "read_timeouts", MappingProxyType(dict(self.read_timeouts)))
 
     def url(self, operation: str) -> str:
-        path = self.endpoints.get(operation) or DEFAULT_PATHS[operation]
+        path = self.endpoints.get(operation) or self.default_path(operation)
         return self.base_url + path.lstrip("/")
+
+    def default_path(self, operation: str) -> str:
+        """The spec's path for ``operation`` on this gateway. The JWT path is the one default that
+        depends on the host: ``jwtSandbox/...`` on the sandbox gateway, ``jwt/...`` on production's."""
+        if operation == "get_jwt" and urlsplit(self.base_url).hostname == urlsplit(PRODUCTION_BASE_URL).hostname:
+            return PRODUCTION_JWT_PATH
+        return DEFAULT_PATHS[operation]
 
     def read_timeout(self, operation: str, payload_bytes: int = 0) -> float:
         op = OPERATIONS[operation]
         base = self.read_timeouts.get(operation, DEFAULT_READ_TIMEOUTS[op.timeout_class])
         return base + self.read_timeout_per_mb * payload_bytes / (1024 * 1024)
+
+
+def _seconds(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:

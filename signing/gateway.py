@@ -276,21 +276,23 @@ def peruri_calls_forget_email(*, email: str) -> int:
 
 # --------------------------------------------------------------------------------- the client
 
-# Settings' PERURI_ENDPOINTS may name operations the client's way ("get_jwt") or Peruri's way
-# ("getJsonWebToken", "sendDocument"): the operation segment of the default path.
+# Settings' PERURI_ENDPOINTS and PERURI_TIMEOUTS may name operations the client's way ("get_jwt",
+# "verify_video") or Peruri's way ("getJsonWebToken", "videoVerification"): the operation segment
+# of the default path.
 _PERURI_NAMES = {path.split("/")[-2]: name for name, path in DEFAULT_PATHS.items()}
 
 
-def _endpoints(raw: Mapping[str, str]) -> dict[str, str]:
+def _per_operation(setting: str, what: str) -> dict[str, Any]:
+    raw = getattr(settings, setting, {}) or {}
     if not isinstance(raw, Mapping):
-        raise PeruriConfigError("PERURI_ENDPOINTS must be a JSON object of operation → path")
-    endpoints = {}
-    for key, path in raw.items():
+        raise PeruriConfigError(f"{setting} must be a JSON object of operation → {what}")
+    values = {}
+    for key, value in raw.items():
         name = key if key in DEFAULT_PATHS else _PERURI_NAMES.get(key)
         if name is None:
-            raise PeruriConfigError(f"PERURI_ENDPOINTS: unknown operation {key!r}")
-        endpoints[name] = path
-    return endpoints
+            raise PeruriConfigError(f"{setting}: unknown operation {key!r}")
+        values[name] = value
+    return values
 
 
 _client_lock = threading.Lock()
@@ -303,7 +305,8 @@ def _settings_key() -> str:
         "base_url": settings.PERURI_BASE_URL,
         "api_key": settings.PERURI_API_KEY,
         "system_id": settings.PERURI_SYSTEM_ID,
-        "endpoints": dict(getattr(settings, "PERURI_ENDPOINTS", {}) or {}),
+        "endpoints": getattr(settings, "PERURI_ENDPOINTS", {}),
+        "timeouts": getattr(settings, "PERURI_TIMEOUTS", {}),
         "threshold": getattr(settings, "PERURI_BREAKER_THRESHOLD", 5),
         "cooldown": getattr(settings, "PERURI_BREAKER_COOLDOWN", 60),
     }
@@ -311,12 +314,16 @@ def _settings_key() -> str:
 
 
 def build_peruri_client() -> PeruriClient:
-    """A new client from settings. Raises PeruriConfigError when a setting is missing or wrong."""
+    """A new client from settings. Raises PeruriConfigError when a setting is missing or wrong.
+
+    ``PERURI_ENDPOINTS`` overrides paths and ``PERURI_TIMEOUTS`` read timeouts (seconds; uploads add
+    their per-MiB allowance on top), both keyed by operation."""
     config = PeruriConfig(
         base_url=settings.PERURI_BASE_URL,
         api_key=settings.PERURI_API_KEY,
         system_id=settings.PERURI_SYSTEM_ID,
-        endpoints=_endpoints(getattr(settings, "PERURI_ENDPOINTS", {}) or {}),
+        endpoints=_per_operation("PERURI_ENDPOINTS", "path"),
+        read_timeouts=_per_operation("PERURI_TIMEOUTS", "read timeout in seconds"),
     )
     return PeruriClient(
         config,

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 import requests
 import responses
+import urllib3
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from peruri import (
+    Ack,
     CallRecord,
     PeruriAuthError,
     PeruriClient,
@@ -47,6 +50,37 @@ def test_activate_returns_the_description(api: PeruriClient, authed: responses.R
         responses.POST, url("activation"), json=ok(desc="Sukses aktivasi akun, silakan lanjutkan proses verifikasi")
     )
     assert api.activate(email="a@example.com").description.startswith("Sukses aktivasi akun")
+
+
+@pytest.mark.parametrize(
+    ("operation", "call"),
+    [
+        (
+            "registration",
+            lambda c: c.register(
+                name="A",
+                phone="0812",
+                email="a@example.com",
+                ktp="3174012345678901",
+                ktp_photo=b"\xff\xd8 jpeg",
+                address="Jl. A",
+                city="Bogor",
+                province="Jawa Barat",
+                gender="F",
+                place_of_birth="Bogor",
+                date_of_birth="01/01/1990",
+            ),
+        ),
+        ("videoVerification", lambda c: c.verify_video(email="a@example.com", video=b"webm")),
+        ("sendSpeciment", lambda c: c.send_specimen(email="a@example.com", image=b"png")),
+    ],
+)
+def test_operations_that_reply_with_codes_only_return_an_ack(
+    api: PeruriClient, authed: responses.RequestsMock, operation: str, call: Callable[[PeruriClient], Ack]
+) -> None:
+    authed.add(responses.POST, url(operation), json=ok(desc="Success"))
+    result = call(api)
+    assert isinstance(result, Ack) and result.description == "Success"
 
 
 def test_check_certificate_keeps_the_raw_is_expired_value(api: PeruriClient, authed: responses.RequestsMock) -> None:
@@ -428,6 +462,11 @@ def _new_connection_error() -> requests.ConnectionError:
     return requests.ConnectionError(MaxRetryError(None, "/", reason))  # type: ignore[arg-type]
 
 
+def _tls_error(cause: ssl.SSLError) -> requests.exceptions.SSLError:
+    """What requests raises for a TLS failure: its SSLError around urllib3's, around the ssl error."""
+    return requests.exceptions.SSLError(MaxRetryError(None, "/", urllib3.exceptions.SSLError(cause)))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("error", "unknown"),
     [
@@ -435,10 +474,22 @@ def _new_connection_error() -> requests.ConnectionError:
         (requests.ConnectionError("('Connection aborted.', ConnectionResetError(104))"), True),
         (requests.exceptions.ChunkedEncodingError("Connection broken"), True),
         (requests.ConnectTimeout("Connect timed out"), False),
-        (requests.exceptions.SSLError("handshake failure"), False),
+        (_tls_error(ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED]")), False),
+        # A TLS failure while waiting for the reply (here an abrupt EOF) is an SSLError too.
+        (_tls_error(ssl.SSLEOFError(8, "EOF occurred in violation of protocol")), True),
+        (requests.exceptions.SSLError("TLS failure of unknown kind"), True),
         (_new_connection_error(), False),
     ],
-    ids=["read-timeout", "reset", "broken-body", "connect-timeout", "tls", "refused"],
+    ids=[
+        "read-timeout",
+        "reset",
+        "broken-body",
+        "connect-timeout",
+        "bad-certificate",
+        "tls-eof",
+        "tls-other",
+        "refused",
+    ],
 )
 @pytest.mark.parametrize("operation", ["send_document", "sign", "sign_system"])
 def test_create_and_sign_calls_are_never_retried_and_say_if_they_may_have_happened(

@@ -146,3 +146,19 @@ def test_over_real_http_a_large_file_is_sent_with_content_length_on_one_kept_ali
     assert send["chunked"] is None and send["length"] == len(send["body"])
     assert base64.b64decode(json.loads(send["body"])["param"]["payload"]["base64Document"]) == pdf
     assert len({r["peer"] for r in _Recorder.seen}) == 1  # one connection, reused
+
+
+@pytest.mark.parametrize("opener", ["stringio", "text-file"])
+def test_a_text_mode_file_is_refused_before_anything_is_sent(
+    api: PeruriClient, rsps: responses.RequestsMock, tmp_path: Any, opener: str
+) -> None:
+    # Accepted, it would fail while the body is being written: half a request on the wire and a
+    # bare TypeError instead of a PeruriError.
+    path = tmp_path / "video.webm"
+    path.write_text("%PDF- not binary")
+    with io.StringIO("%PDF- not binary") if opener == "stringio" else path.open() as source:
+        with pytest.raises(TypeError, match="binary mode"):
+            api.verify_video(email="a@example.com", video=source)
+        with pytest.raises(TypeError, match="binary mode"):
+            api.send_document(email="a@example.com", file_name="a.pdf", pdf=source)
+    assert len(rsps.calls) == 0

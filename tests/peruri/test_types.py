@@ -10,6 +10,8 @@ import pytest
 import responses
 
 from peruri import (
+    PRODUCTION_BASE_URL,
+    SANDBOX_BASE_URL,
     CallRecord,
     PeruriClient,
     PeruriConfig,
@@ -163,12 +165,31 @@ def test_config_repr_never_shows_the_api_key() -> None:
         {"api_key": "k", "system_id": "S", "endpoints": {"send_document": ""}},
         {"api_key": "k", "system_id": "S", "read_timeouts": {"video": 600}},
         {"api_key": "k", "system_id": "S", "connect_timeout": 0},
+        {"api_key": "k", "system_id": "S", "connect_timeout": "5"},
+        {"api_key": "k", "system_id": "S", "read_timeouts": {"get_otp": 0}},
+        {"api_key": "k", "system_id": "S", "read_timeouts": {"get_otp": "12"}},
+        {"api_key": "k", "system_id": "S", "read_timeouts": {"get_otp": True}},
+        {"api_key": "k", "system_id": "S", "read_timeout_per_mb": -1},
         {"api_key": "k", "system_id": "S", "read_retries": -1},
     ],
 )
 def test_bad_configuration_raises_config_error(kwargs: dict[str, Any]) -> None:
     with pytest.raises(PeruriConfigError):
         PeruriConfig(**kwargs)
+
+
+def test_the_jwt_path_defaults_to_productions_on_the_production_host() -> None:
+    sandbox = PeruriConfig(api_key="k", system_id="S")
+    assert sandbox.url("get_jwt") == SANDBOX_BASE_URL + "jwtSandbox/1.0/getJsonWebToken/v1"
+    production = PeruriConfig(api_key="k", system_id="S", base_url=PRODUCTION_BASE_URL)
+    assert production.url("get_jwt") == PRODUCTION_BASE_URL + "jwt/1.0/getJsonWebToken/v1"
+    # The other operations keep the spec's namespace, also on the production host.
+    assert production.url("sign") == PRODUCTION_BASE_URL + "digitalSignatureFullJwtSandbox/1.0/signing/v1"
+    # An explicit override still wins.
+    custom = PeruriConfig(
+        api_key="k", system_id="S", base_url=PRODUCTION_BASE_URL, endpoints={"get_jwt": "jwtSandbox/1.0/x/v1"}
+    )
+    assert custom.url("get_jwt") == PRODUCTION_BASE_URL + "jwtSandbox/1.0/x/v1"
 
 
 def test_config_is_frozen() -> None:

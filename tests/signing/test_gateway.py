@@ -37,6 +37,7 @@ def peruri_settings(settings: Any) -> Any:
     settings.PERURI_API_KEY = "test-api-key-0000-1111-2222-33334444"
     settings.PERURI_SYSTEM_ID = "PARAF-TEST"
     settings.PERURI_ENDPOINTS = {}
+    settings.PERURI_TIMEOUTS = {}
     settings.PERURI_BREAKER_THRESHOLD = 3
     settings.PERURI_BREAKER_COOLDOWN = 60
     return settings
@@ -332,12 +333,33 @@ def test_endpoint_overrides_accept_client_or_peruri_operation_names(peruri_setti
     assert config.url("sign") == FJS + "signing/v1"
 
 
+@pytest.mark.django_db
+def test_read_timeouts_per_operation_come_from_settings(peruri_settings: Any, rsps: responses.RequestsMock) -> None:
+    default = get_peruri_client()
+    # Peruri's operation names or the client's, like PERURI_ENDPOINTS.
+    peruri_settings.PERURI_TIMEOUTS = {"videoVerification": 900, "check_document_status": 8}
+    client = get_peruri_client()
+    assert client is not default  # a changed setting rebuilds the client
+    assert client.config.read_timeout("verify_video") == 900
+    assert client.config.read_timeout("check_document_status") == 8
+    assert client.config.read_timeout("get_otp") == default.config.read_timeout("get_otp")
+    rsps.add(responses.POST, JWT_URL, json=JWT_REPLY)
+    rsps.add(responses.POST, FJS + "checkDocumentStatus/v1", json=ok({"orderId": "1", "status": "SIGNED"}))
+    client.check_document_status(order_id="1")
+    (call,) = [c for c in rsps.calls if c.request.url == FJS + "checkDocumentStatus/v1"]
+    assert call.request.req_kwargs["timeout"] == (client.config.connect_timeout, 8)
+
+
 @pytest.mark.parametrize(
     "change",
     [
         {"PERURI_API_KEY": ""},
         {"PERURI_SYSTEM_ID": ""},
         {"PERURI_ENDPOINTS": {"sendDocumen": "x/1.0/y/v1"}},
+        {"PERURI_TIMEOUTS": {"videoVerificaton": 600}},
+        {"PERURI_TIMEOUTS": {"videoVerification": "600"}},
+        {"PERURI_TIMEOUTS": {"getOtp": 0}},
+        {"PERURI_TIMEOUTS": [600]},
     ],
 )
 def test_bad_settings_raise_a_config_error(peruri_settings: Any, change: dict[str, Any]) -> None:
@@ -365,7 +387,11 @@ def test_the_admin_lists_calls_read_only_with_filters(client: Any) -> None:
     listing = client.get(url)
     assert listing.status_code == 200
     html = listing.content.decode()
-    assert 'data-filter-title="operation"' in html and 'data-filter-title="outcome"' in html
+    # What staff need to answer "what did Peruri say, and when?" (checked by column and filter
+    # links, not by their titles: the admin speaks Indonesian by default).
+    for column in ("created_at", "operation", "peruri_ref", "outcome", "result_code", "http_status", "duration_ms"):
+        assert f"column-{column}" in html, column
+    assert 'href="?operation=activate"' in html and 'href="?outcome__exact=unknown"' in html
     assert "/admin/signing/peruricall/add/" not in html
     assert client.get(url, {"outcome__exact": "unknown"}).context["cl"].result_count == 1
     # E-mail-only calls are found by the plain address through their hashed reference.

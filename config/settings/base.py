@@ -212,6 +212,9 @@ PERURI_SYSTEM_ID = env.str("PERURI_SYSTEM_ID", default="")
 # Per-operation path overrides, JSON: {"getJsonWebToken": "jwt/1.0/getJsonWebToken/v1"}
 # (Peruri's operation names or the client's method names, e.g. "get_jwt").
 PERURI_ENDPOINTS: dict[str, str] = env.json("PERURI_ENDPOINTS", default={})
+# Per-operation read timeouts in seconds, JSON: {"videoVerification": 600, "checkDocumentStatus": 10}
+# (Peruri's operation names or the client's); uploads add 2 s per MiB on top.
+PERURI_TIMEOUTS: dict[str, float] = env.json("PERURI_TIMEOUTS", default={})
 # Origin of Peruri's web views (activation and signing iFrames).
 PERURI_WEBVIEW_URL = env.str("PERURI_WEBVIEW_URL", default="http://127.0.0.1:8001/webview")
 # "native" (Paraf's own pages) or "embedded" (Peruri's iFrames), per deployment.

@@ -336,5 +336,7 @@ LOGGING = {
         # Request bodies never reach logs: Django's request logger would include POST data
         # on errors only through the admin mail handler, which is not configured.
         "django.request": {"level": "WARNING"},
+        # R18: at DEBUG, Pillow logs the EXIF values (GPS position, camera) of every identity photo it opens.
+        "PIL": {"level": "INFO"},
     },
 }

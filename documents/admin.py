@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from documents import services
 from documents.models import Document, DocumentEvent
@@ -77,7 +78,9 @@ class DocumentAdmin(admin.ModelAdmin):
                 done += 1
             except services.DocumentError as exc:
                 messages.warning(request, f"{document}: {exc.message}")
-        messages.info(request, _("%(n)d document(s) retried.") % {"n": done})
+        messages.info(
+            request, ngettext("%(n)d document retried.", "%(n)d documents retried.", done) % {"n": done}
+        )
 
     @admin.action(description=_("Cancel the selected documents"))
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
@@ -88,4 +91,6 @@ class DocumentAdmin(admin.ModelAdmin):
                 done += 1
             except services.DocumentError as exc:
                 messages.warning(request, f"{document}: {exc.message}")
-        messages.info(request, _("%(n)d document(s) cancelled.") % {"n": done})
+        messages.info(
+            request, ngettext("%(n)d document cancelled.", "%(n)d documents cancelled.", done) % {"n": done}
+        )

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 def _original_path(instance: Document, filename: str) -> str:
@@ -31,7 +32,7 @@ class Document(models.Model):
         QUEUED = "queued", _("Queued for sending")
         SENDING = "sending", _("Sending to Peruri")
         AWAITING_SIGNATURE = "awaiting_signature", _("Waiting for the signer")
-        SIGNING = "signing", _("Signing")
+        SIGNING = "signing", pgettext_lazy("document status", "Signing")
         CONFIRMING = "confirming", _("Fetching the signed copy")
         NEEDS_RECONCILIATION = "needs_reconciliation", _("Needs reconciliation")
         SIGNED = "signed", _("Signed and verified")
@@ -51,7 +52,7 @@ class Document(models.Model):
     class Reconcile(models.TextChoices):
         NONE = "", _("—")
         SEND = "send_document", _("Send Document")
-        SIGN = "sign", _("Signing")
+        SIGN = "sign", pgettext_lazy("Peruri operation", "Signing")
 
     # Rows the poller looks at. A row in one of these states with a due next_poll_at gets work:
     # QUEUED → Send Document; the others → Check Document Status / Download / verify.
@@ -118,7 +119,8 @@ class Document(models.Model):
     peruri_status = models.CharField(_("Peruri status"), max_length=32, blank=True)
     # Which create/sign call has an unknown outcome, while status is NEEDS_RECONCILIATION.
     reconcile_operation = models.CharField(max_length=16, choices=Reconcile.choices, blank=True, default="")
-    # When the running Send Document / Signing call started (status SENDING / SIGNING).
+    # When the running Send Document / Signing call started (status SENDING / SIGNING); kept while
+    # a Signing call with an unknown outcome is reconciled (SIGNING_UNKNOWN_OUTCOME_GRACE).
     inflight_since = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
     last_error_code = models.CharField(_("last Peruri code"), max_length=32, blank=True)

@@ -16,6 +16,7 @@ Rules every function here keeps (RELIABILITY-SECURITY 2, 5–8):
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -234,9 +235,11 @@ def _check_box(document: Document, page: int, llx: int, lly: int, urx: int, ury:
     if not 1 <= page <= document.page_count:
         raise DocumentError(_("The page does not exist in this document."))
     x0, y0, x1, y1 = document.pages[page - 1]["crop"]
-    x0, x1 = sorted((x0, x1))
-    y0, y1 = sorted((y0, y1))
-    if not (x0 - 0.5 <= llx < urx <= x1 + 0.5 and y0 - 0.5 <= lly < ury <= y1 + 0.5):
+    # Whole points inside the crop box, as static/js/placement.js rounds them (ceil/floor): Peruri
+    # refuses a box that sticks out by a fraction of a point (4012) — and the order would fail.
+    x0, x1 = math.ceil(min(x0, x1) - 1e-6), math.floor(max(x0, x1) + 1e-6)
+    y0, y1 = math.ceil(min(y0, y1) - 1e-6), math.floor(max(y0, y1) + 1e-6)
+    if not (x0 <= llx < urx <= x1 and y0 <= lly < ury <= y1):
         raise DocumentError(_("The signature box must lie inside the page."))
     if max(llx, lly, urx, ury) > 999 or min(llx, lly) < 0:
         raise DocumentError(_("Peruri cannot place a signature this far into the page."))
@@ -657,6 +660,7 @@ def _follow_through(document: Document) -> None:
                 operation="check_document_status",
                 last_error=_error_text(exc),
                 last_error_code=exc.code or "",
+                inflight_since=None,
                 next_poll_at=None,
                 finished_at=timezone.now(),
             )
@@ -681,14 +685,20 @@ def _follow_through(document: Document) -> None:
                 kind=DocumentEvent.Kind.EXPIRED if target == S.EXPIRED else DocumentEvent.Kind.FAILED,
                 peruri_status=peruri_status,
                 last_error=f"Peruri reports the order as {peruri_status}.",
+                inflight_since=None,
                 next_poll_at=None,
                 finished_at=timezone.now(),
             )
             return
         if peruri_status == "WAITING_SIGNATURE" and document.status == S.NEEDS_RECONCILIATION:
+            now = timezone.now()
+            grace = timedelta(seconds=_setting("SIGNING_UNKNOWN_OUTCOME_GRACE", 60))
+            if document.inflight_since is not None and now < document.inflight_since + grace:
+                # The Signing call timed out on our side only a moment ago: Peruri may still be
+                # applying it, so "not signed yet" proves nothing. Look again (already scheduled).
+                return
             # Reconciled: the Signing call whose outcome was unknown did not happen. The signer
             # may ask for a new code and sign again.
-            now = timezone.now()
             document_transition(
                 document,
                 frm=(S.NEEDS_RECONCILIATION,),
@@ -696,6 +706,7 @@ def _follow_through(document: Document) -> None:
                 kind=DocumentEvent.Kind.RECONCILED,
                 extra_filter=Q(reconcile_operation=Document.Reconcile.SIGN),
                 reconcile_operation="",
+                inflight_since=None,
                 peruri_status=peruri_status,
                 note="not_signed",
                 poll_count=0,
@@ -715,6 +726,7 @@ def _follow_through(document: Document) -> None:
                 if document.status == S.AWAITING_SIGNATURE
                 else DocumentEvent.Kind.RECONCILED,
                 reconcile_operation="",
+                inflight_since=None,
                 peruri_status="SIGNED",
                 signed_at=document.signed_at or timezone.now(),
                 poll_count=1,
@@ -747,8 +759,12 @@ def _download_and_verify(document: Document) -> None:
         result = pdf_verify(signed=pdf, original=original, expected_signers=expected)
     except TrustRootsUnavailable as exc:
         # Not a verdict on the document: we cannot verify right now (misconfiguration, sandbox down).
+        # Within the CONFIRMING budget like any other failure, so it ends visibly failed (staff's
+        # retry downloads and verifies again) instead of downloading every half hour for ever.
         logger.error("document %s: cannot verify, trust roots unavailable: %s", document.pk, exc)
-        _reschedule(document, seconds=_backoff(S.CONFIRMING, document.poll_count).total_seconds(), error=f"Trust roots unavailable: {exc}")
+        error = f"Trust roots unavailable: {exc}"
+        if not _give_up_if_exhausted(document, error, "trust_roots"):
+            _reschedule(document, seconds=_backoff(S.CONFIRMING, document.poll_count).total_seconds(), error=error)
         return
     _store_verified(document, pdf, result)
 
@@ -826,6 +842,7 @@ def document_cancel(*, document: Document, actor: Any) -> Document:
         to=S.CANCELLED,
         kind=DocumentEvent.Kind.CANCELLED,
         actor=actor,
+        inflight_since=None,
         next_poll_at=None,
         poll_queued=False,
         finished_at=timezone.now(),

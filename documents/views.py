@@ -139,13 +139,15 @@ def document_place(request: HttpRequest, public_id: str) -> HttpResponse:
             "document": document,
             "form": form,
             "signer_has_certificate": services.signer_has_certificate(document.signer),
-            "placement_strings": _placement_strings(),
+            "placement_strings": placement_strings(),
         },
         status=400 if form.errors else 200,
     )
 
 
-def _placement_strings() -> dict[str, str]:
+def placement_strings() -> dict[str, str]:
+    """Every text of static/js/placement.js, translated (its built-in defaults are English). Used
+    by the staff's placement page and by the signer's page when the signer places the box."""
     return {
         "loading": _("Loading the document…"),
         "error": _("The document could not be shown."),

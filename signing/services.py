@@ -7,6 +7,11 @@
   shared cache (R15).
 * Signing commits the in-flight state SIGNING before the call; an unknown outcome goes to
   NEEDS_RECONCILIATION, settled by Check Document Status (R2, R6).
+* Get OTP and Signing run inside the signer's web request, so they wait on Peruri at most
+  SIGNING_WEB_READ_TIMEOUT seconds (R1; set for those two operations through PERURI_TIMEOUTS, which
+  signing.gateway reads). A Signing call that times out is an unknown outcome like any other: the
+  page says "we are checking", and Peruri's "WAITING_SIGNATURE" counts as "not signed" only after
+  SIGNING_UNKNOWN_OUTCOME_GRACE seconds, since Peruri may finish the call after we stopped waiting.
 * A web-view callback is only a hint: it asks for a status check now (R11).
 """
 
@@ -83,7 +88,7 @@ def otp_pending(*, document: Document, user: Any) -> bool:
 
 
 def _unavailable(exc: Any) -> SigningError:
-    return SigningError("unavailable", _("Peruri sedang tidak tersedia. Please try again in a few minutes."))
+    return SigningError("unavailable", _("Peruri is not available right now. Please try again in a few minutes."))
 
 
 def _require_awaiting(document: Document) -> None:
@@ -170,7 +175,10 @@ def _back_to_awaiting(document: Document, *, exc: Any = None) -> None:
     )
 
 
-def _to_reconciliation(document: Document, exc: Any, *, actor: Any) -> None:
+def _to_reconciliation(document: Document, exc: Any, *, actor: Any, outcome_unknown: bool) -> None:
+    """Settle the Signing call through Check Document Status. When its outcome is unknown (a
+    timeout, a lost reply), ``inflight_since`` stays: Peruri may still be working on the call, so
+    the poller does not read "WAITING_SIGNATURE" as "not signed" too early."""
     now = timezone.now()
     with transaction.atomic():
         moved = document_transition(
@@ -181,7 +189,7 @@ def _to_reconciliation(document: Document, exc: Any, *, actor: Any) -> None:
             actor=actor,
             operation="sign",
             reconcile_operation=Document.Reconcile.SIGN,
-            inflight_since=None,
+            inflight_since=document.inflight_since if outcome_unknown else None,
             last_error=_error_text(exc),
             last_error_code=getattr(exc, "code", None) or "",
             poll_count=0,
@@ -226,13 +234,18 @@ def document_sign(*, document: Document, user: Any, otp_code: str, box: dict[str
         except (DocumentError, KeyError, TypeError, ValueError) as exc:
             message = exc.message if isinstance(exc, DocumentError) else _("The signature box is not valid.")
             raise SigningError("placement", message) from exc
+    else:
+        # Staff placed the signature: a box in the request is not used, nor recorded.
+        box = None
 
     # In flight: committed before the call; a crash leaves SIGNING for housekeeping to reconcile.
+    started = timezone.now()
     if not Document.objects.filter(pk=document.pk, status=S.AWAITING_SIGNATURE).update(
-        status=S.SIGNING, inflight_since=timezone.now(), next_poll_at=None, poll_queued=False, updated_at=timezone.now()
+        status=S.SIGNING, inflight_since=started, next_poll_at=None, poll_queued=False, updated_at=started
     ):
         raise SigningError("not_ready", _("This document cannot be signed right now."))
     document.status = S.SIGNING
+    document.inflight_since = started
     event_record(
         document=document,
         kind=DocumentEvent.Kind.SIGN_ATTEMPTED,
@@ -260,7 +273,7 @@ def document_sign(*, document: Document, user: Any, otp_code: str, box: dict[str
     except PeruriError as exc:
         if _outcome(exc) == "unknown":
             cache.delete(_otp_key(document, user))
-            _to_reconciliation(document, exc, actor=user)
+            _to_reconciliation(document, exc, actor=user, outcome_unknown=True)
             raise SigningError(
                 "checking", _("We could not confirm your signature with Peruri yet. We are checking — this page will update.")
             ) from exc
@@ -331,7 +344,7 @@ def _sign_rejected(document: Document, user: Any, exc: Any, state: dict[str, Any
     if code == "03":
         # "Already signed or expired": Peruri's status says which.
         cache.delete(key)
-        _to_reconciliation(document, exc, actor=user)
+        _to_reconciliation(document, exc, actor=user, outcome_unknown=False)
         raise SigningError("checking", _("Peruri says this document is already signed or has expired. We are checking.")) from exc
     if code in ("4003", "4004"):
         _back_to_awaiting(document, exc=exc)

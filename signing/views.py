@@ -20,11 +20,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from config.middleware import origin_of
 from documents.models import Document
 from documents.selectors import document_get_for_signer, document_list_for_signer
+from documents.views import placement_strings
 from signing import services
 from signing.forms import OtpForm
 
@@ -63,6 +65,8 @@ def document(request: HttpRequest, public_id: str) -> HttpResponse:
         "otp_pending": services.otp_pending(document=doc, user=request.user),
         "signer_places": doc.placed_by == Document.PlacedBy.SIGNER,
     }
+    if context["signer_places"]:
+        context["placement_strings"] = placement_strings()
     if context["mode"] == "embedded" and doc.status == S.AWAITING_SIGNATURE and doc.peruri_order_id:
         base = settings.PERURI_WEBVIEW_URL.rstrip("/")
         context["webview_url"] = f"{base}/signing.php?{urlencode({'orderId': doc.peruri_order_id})}"
@@ -92,6 +96,7 @@ def otp_request(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @login_required
+@sensitive_post_parameters("otp")  # the code never appears in an error report (R15, R18)
 @require_POST
 def sign(request: HttpRequest, public_id: str) -> HttpResponse:
     doc = _get_document_for_signer(request, public_id)
@@ -126,6 +131,8 @@ def webview_confirm(request: HttpRequest, public_id: str) -> JsonResponse:
     try:
         services.webview_callback(document=doc, user=request.user, message=message)  # type: ignore[arg-type]
     except services.SigningError as exc:
+        # static/js/webview-listener.js shows "status" to the signer (textContent): the
+        # translated message, never the machine-readable kind (that goes in "code").
         status = 429 if exc.kind == "rate_limited" else 400
-        return JsonResponse({"status": exc.kind, "message": exc.message}, status=status)
+        return JsonResponse({"status": exc.message, "code": exc.kind}, status=status)
     return JsonResponse({"redirect": reverse("signing:document", args=[doc.public_id])})

@@ -298,6 +298,16 @@ SIGNING_ATTEMPTS_PER_WINDOW_USER = 10
 # Web-view callbacks: at most one server check per document per this many seconds, and per hour.
 SIGNING_CHECK_COOLDOWN = 5
 SIGNING_CHECKS_PER_HOUR = 60
+# R1: Get OTP and Signing run inside the signer's web request, so they get a short read timeout
+# (seconds) instead of the client's 30-60 s. A Signing call that times out has an unknown outcome:
+# the document goes to "needs reconciliation" and Check Document Status settles it.
+SIGNING_WEB_READ_TIMEOUT = 15
+# The gateway's per-operation read timeouts (signing.gateway reads PERURI_TIMEOUTS): those two
+# operations are only ever called from web requests. An explicit PERURI_TIMEOUTS entry wins.
+PERURI_TIMEOUTS = {"get_otp": SIGNING_WEB_READ_TIMEOUT, "sign": SIGNING_WEB_READ_TIMEOUT, **PERURI_TIMEOUTS}
+# After a Signing call with an unknown outcome, Peruri may still be working on it: its
+# "WAITING_SIGNATURE" counts as "not signed" only once this many seconds have passed since the call.
+SIGNING_UNKNOWN_OUTCOME_GRACE = 60
 
 # ---------------------------------------------------------------------------- sandbox
 SANDBOX_API_KEY = env.str("SANDBOX_API_KEY", default="sandbox-api-key-0000-0000-000000000000")

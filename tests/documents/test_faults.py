@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import random
+import time
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -154,20 +156,55 @@ def test_a_signature_applied_but_not_confirmed_is_reconciled_to_signed(sandbox, 
     assert len(peruri_calls(document, "sign")) == 1
 
 
-def test_a_signature_lost_before_peruri_saw_it_goes_back_to_the_signer(sandbox, sent_document, signer):
+def test_a_signature_lost_before_peruri_saw_it_goes_back_to_the_signer(sandbox, sent_document, signer, settings):
     fault_set(sandbox, kinds=["connection_reset"], operations=["signing"], count=1, when="before")
     with pytest.raises(signing.SigningError) as exc:
         sign_now(sandbox, sent_document, signer)
     assert exc.value.kind == "checking"
-    # The outcome was unknown: visible as such, then settled by Check Document Status (the
-    # follow-through task runs at once; eager Celery in tests) — Peruri says "not signed".
+    # The outcome was unknown: visible as such. Right after the call, Peruri's "not signed yet"
+    # proves nothing (it may still be applying the call), so the document keeps reconciling...
     document = drive(sent_document)
+    assert document.status == S.NEEDS_RECONCILIATION
+    assert document.peruri_status == "WAITING_SIGNATURE"
+    # ...and once the grace period is over, Check Document Status settles it: "not signed".
+    grace = settings.SIGNING_UNKNOWN_OUTCOME_GRACE
+    Document.objects.filter(pk=document.pk).update(inflight_since=timezone.now() - timedelta(seconds=grace + 1))
+    document = drive(document)
     kinds = list(document.events.values_list("kind", flat=True))
     assert kinds.index("needs_reconciliation") < kinds.index("reconciled")
     assert document.status == S.AWAITING_SIGNATURE
     sign_now(sandbox, document, signer)
     document.refresh_from_db()
     assert_signed_for_real(document)
+
+
+def test_a_signing_call_that_outlives_the_web_request_is_reconciled_to_signed(sandbox, sent_document, signer, settings):
+    """R1: Signing runs in the signer's request with a short read timeout. Here Peruri takes longer
+    than that and signs after Paraf gave up waiting: the request returns at the timeout, the outcome
+    is unknown, and the early "WAITING_SIGNATURE" is not mistaken for "not signed"."""
+    settings.PERURI_TIMEOUTS = {"signing": 1}  # stands in for SIGNING_WEB_READ_TIMEOUT (15 s)
+    fault_set(sandbox, latency_ms=2500, operations=["signing"])  # Peruri applies it 2.5 s late
+    after = last_message_id(sandbox, signer.email)
+    signing.otp_request(document=sent_document, user=signer)
+    otp = latest_otp(sandbox, signer.email, after=after)
+    started = time.monotonic()
+    with pytest.raises(signing.SigningError) as exc:
+        signing.document_sign(document=sent_document, user=signer, otp_code=otp)
+    assert exc.value.kind == "checking"
+    assert time.monotonic() - started < 2.4  # the request did not wait for Peruri
+    sent_document.refresh_from_db()
+    assert sent_document.status == S.NEEDS_RECONCILIATION
+    assert sent_document.reconcile_operation == Document.Reconcile.SIGN
+    assert peruri_calls(sent_document, "check_document_status")  # checked at once: not signed yet
+
+    deadline = time.monotonic() + 15
+    while sent_document.status != S.SIGNED and time.monotonic() < deadline:
+        time.sleep(0.3)
+        sent_document = drive(sent_document)
+    assert_signed_for_real(sent_document)
+    assert not sent_document.events.filter(kind="reconciled", data__note="not_signed").exists()
+    assert len(peruri_calls(sent_document, "sign")) == 1
+    assert len(sandbox_orders_for(signer.email)) == 1
 
 
 def test_a_worker_that_died_during_signing_is_reconciled_by_status(sandbox, sent_document):

@@ -85,3 +85,32 @@ def test_the_signer_can_place_the_signature_when_staff_leave_it_to_them(sandbox,
     assert document.status == Document.Status.SIGNED, document.last_error
     [widget] = signature_widgets(document.signed_file.read())
     assert [round(v) for v in widget["rect"]] == [72, 100, 222, 160]
+
+
+def test_an_invisible_certification_signature_carries_its_location_and_reason(sandbox, staff, signer):
+    """Placement options reach the signed PDF: invisible, NO_CHANGES_ALLOWED, location, reason."""
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import MDPPerm
+
+    document = create_document(
+        staff=staff,
+        signer=signer,
+        visible=False,
+        certification_level=Document.CertificationLevel.NO_CHANGES_ALLOWED,
+        location="Jakarta",
+        reason="Menyetujui isi perjanjian",
+    )
+    send_document(document, staff)
+    signing.otp_request(document=document, user=signer)
+    signing.document_sign(document=document, user=signer, otp_code=latest_otp(sandbox, signer.email))
+    document.refresh_from_db()
+    assert document.status == Document.Status.SIGNED, (document.status, document.last_error)
+    signed = document.signed_file.read()
+    [sig] = PdfFileReader(io.BytesIO(signed), strict=False).embedded_regular_signatures
+    assert sig.sig_object["/Location"] == "Jakarta"
+    assert sig.sig_object["/Reason"] == "Menyetujui isi perjanjian"
+    assert sig.docmdp_level == MDPPerm.NO_CHANGES
+    [widget] = signature_widgets(signed)
+    assert widget["rect"] == [0.0, 0.0, 0.0, 0.0]  # no visible stamp

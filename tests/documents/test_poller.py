@@ -160,6 +160,25 @@ def test_a_confirming_row_gives_up_visibly_after_its_budget(fake, dispatched, se
     assert services.document_poll_due() == 0
 
 
+def test_without_trust_roots_a_confirming_row_fails_visibly_after_its_budget(fake, dispatched, settings):
+    """Not a verdict on the signature, but not an endless download loop either: the row ends
+    failed with the reason for staff, who retry once the trust roots are configured."""
+    settings.DOCUMENT_CONFIRM_MAX_ATTEMPTS = 3
+    settings.PERURI_TRUST_ROOTS = []
+    settings.PERURI_TRUST_ROOT_URL = ""
+    fake.download_document = lambda *, order_id: b"%PDF-1.7 signed bytes"
+    [row] = _rows(1, status=S.CONFIRMING)
+    Document.objects.filter(pk=row.pk).update(peruri_status="SIGNED")
+    for _ in range(3):
+        Document.objects.filter(pk=row.pk).update(next_poll_at=timezone.now() - timedelta(seconds=1))
+        services.document_poll_due()
+        services.document_poll(document_id=row.pk)
+    row.refresh_from_db()
+    assert row.status == S.FAILED, row.status
+    assert "Trust roots unavailable" in row.last_error
+    assert row.next_poll_at is None and services.document_poll_due() == 0
+
+
 def test_peruri_failed_or_expired_orders_end_the_document(fake, dispatched):
     fake.status = "EXPIRED"
     [row] = _rows(1)

@@ -224,3 +224,59 @@ def test_the_admin_shows_the_same_history_read_only(client, staff):
     html = page.content.decode()
     assert "Uploaded" in html and "Signature placed" in html
     assert 'name="status"' not in html  # read-only: state changes go through the services
+
+
+def test_placement_must_be_whole_points_inside_a_fractional_crop_box(staff):
+    """Peruri refuses a box that leaves the crop box by a fraction of a point (4012): a box Paraf
+    accepts must be one static/js/placement.js could have drawn (ceil/floor of the crop box)."""
+    document = services.document_create(
+        uploaded_file=upload(make_pdf(1, cropbox={1: (20.4, 30.4, 580.6, 800.6)})),
+        title="x",
+        signer_email="a@example.com",
+        actor=staff,
+    )
+    for box in ((20, 100, 200, 160), (100, 30, 200, 160), (100, 100, 581, 160), (100, 100, 200, 801)):
+        with pytest.raises(services.DocumentError):
+            services.document_place(document=document, actor=staff, placed_by="staff", page=1, llx=box[0], lly=box[1], urx=box[2], ury=box[3])
+    services.document_place(document=document, actor=staff, placed_by="staff", page=1, llx=21, lly=31, urx=580, ury=800)
+
+
+def test_admin_actions_count_documents_with_real_plurals(client, staff):
+    from tests.factories import AdminFactory
+
+    one = _document(staff, SignerFactory(), status=S.DRAFT, order_id=None, title="Satu")
+    client.force_login(AdminFactory())
+    url = reverse("admin:documents_document_changelist")
+    response = client.post(
+        url, {"action": "cancel_selected", "_selected_action": [one.pk]}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    texts = [str(m) for m in response.context["messages"]]
+    assert "1 document cancelled." in texts, texts
+    two = [_document(staff, SignerFactory(), status=S.DRAFT, order_id=None, title=t).pk for t in ("Dua", "Tiga")]
+    response = client.post(
+        url, {"action": "cancel_selected", "_selected_action": two}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert "2 documents cancelled." in [str(m) for m in response.context["messages"]]
+
+
+def test_the_signing_status_and_the_signing_operation_are_translated_apart():
+    """Both read "Signing" in English; Indonesian needs two words, so each has its own context."""
+    status, operation = Document.Status.SIGNING.label, Document.Reconcile.SIGN.label
+    assert str(status) == str(operation) == "Signing"
+    # pgettext_lazy keeps (context, message): different contexts are different catalog entries.
+    assert status._args[0] != operation._args[0]
+
+
+def test_the_plain_text_e_mail_to_the_signer_is_not_html_escaped(staff):
+    from django.core import mail
+
+    signer = SignerFactory(email="budi@example.com", full_name="Budi")
+    document = _document(staff, signer, title="Sewa & Jual <Rumah>")
+    Document.objects.filter(pk=document.pk).update(signer_notified_at=None)
+    mail.outbox.clear()
+    assert services.document_notify_signer(document_id=document.pk)
+    [message] = mail.outbox
+    assert "Sewa & Jual <Rumah>" in message.subject
+    assert "Sewa & Jual <Rumah>" in message.body and "&amp;" not in message.body
+    html = message.alternatives[0][0]
+    assert "Sewa &amp; Jual &lt;Rumah&gt;" in html

@@ -116,6 +116,21 @@ def test_a_busy_signing_worker_lets_the_signer_try_again(sandbox, staff, monkeyp
     assert document.status == S.SIGNED
 
 
+def test_a_box_posted_for_a_document_placed_by_staff_changes_nothing(client, sandbox, sent_document, signer):
+    """Staff placed the signature: the signer's request cannot rewrite where Paraf says it is."""
+    placed = (sent_document.sig_page, sent_document.sig_llx, sent_document.sig_lly, sent_document.sig_urx, sent_document.sig_ury)
+    client.force_login(signer)
+    client.post(reverse("signing:otp_request", args=[sent_document.public_id]))
+    otp = latest_otp(sandbox, signer.email)
+    forged = {"page": 2, "lower_left_x": 10, "lower_left_y": 10, "upper_right_x": 60, "upper_right_y": 40}
+    client.post(reverse("signing:sign", args=[sent_document.public_id]), {"otp": otp, **forged})
+    sent_document.refresh_from_db()
+    assert sent_document.status == S.SIGNED, sent_document.last_error
+    assert (sent_document.sig_page, sent_document.sig_llx, sent_document.sig_lly, sent_document.sig_urx, sent_document.sig_ury) == placed
+    attempt = sent_document.events.get(kind="sign_attempted")
+    assert "box" not in attempt.data and "page" not in attempt.data
+
+
 def test_the_native_pages_request_a_code_and_sign(client, sandbox, sent_document, signer):
     client.force_login(signer)
     page = client.get(reverse("signing:document", args=[sent_document.public_id]))
@@ -176,6 +191,7 @@ def test_a_malformed_callback_changes_nothing(client, sandbox, sent_document, si
     client.force_login(signer)
     response = _callback(client, sent_document, **fields)
     assert response.status_code == 400
+    assert response.json()["status"] == "The message from the signing page was not understood."
     assert peruri_calls(sent_document, "check_document_status") == []
 
 

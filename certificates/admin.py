@@ -10,18 +10,35 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from certificates import services
 from certificates.models import Consent, Enrolment, EnrolmentEvent
 
 
-class EnrolmentEventInline(admin.TabularInline):
+class _EventDisplay:
+    """History columns in the reader's language (EnrolmentEvent.text and the status labels)."""
+
+    @admin.display(description=_("from status"))
+    def from_status_display(self, obj: EnrolmentEvent) -> str:
+        return obj.from_status_label
+
+    @admin.display(description=_("to status"))
+    def to_status_display(self, obj: EnrolmentEvent) -> str:
+        return obj.to_status_label
+
+    @admin.display(description=_("message"))
+    def message_display(self, obj: EnrolmentEvent) -> str:
+        return obj.text
+
+
+class EnrolmentEventInline(_EventDisplay, admin.TabularInline):
     model = EnrolmentEvent
     extra = 0
     can_delete = False
     ordering = ("created_at", "pk")
-    fields = ("created_at", "kind", "from_status", "to_status", "operation", "outcome", "result_code",
-              "duration_ms", "actor", "message")  # fmt: skip
+    fields = ("created_at", "kind", "from_status_display", "to_status_display", "operation", "outcome",
+              "result_code", "duration_ms", "actor", "message_display")  # fmt: skip
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -113,7 +130,8 @@ class EnrolmentAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Identity files on file"))
     def files_on_file(self, obj: Enrolment) -> str:
-        return ", ".join(f for f in ("ktp_photo", "npwp_photo", "video", "specimen") if getattr(obj, f).name) or "–"
+        names = [f for f in ("ktp_photo", "npwp_photo", "video", "specimen") if getattr(obj, f).name]
+        return ", ".join(str(Enrolment._meta.get_field(f).verbose_name) for f in names) or "–"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -131,13 +149,15 @@ class EnrolmentAdmin(admin.ModelAdmin):
                 done += 1
             except services.EnrolmentError as exc:
                 self.message_user(request, f"{enrolment.email}: {exc}", messages.WARNING)
-        self.message_user(request, _("%(n)d enrolment(s) retried.") % {"n": done})
+        self.message_user(
+            request, ngettext("%(n)d enrolment retried.", "%(n)d enrolments retried.", done) % {"n": done}
+        )
 
 
 @admin.register(EnrolmentEvent)
-class EnrolmentEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "enrolment", "kind", "from_status", "to_status", "operation", "outcome",
-                    "result_code", "actor")  # fmt: skip
+class EnrolmentEventAdmin(_EventDisplay, admin.ModelAdmin):
+    list_display = ("created_at", "enrolment", "kind", "from_status_display", "to_status_display", "operation",
+                    "outcome", "result_code", "actor", "message_display")  # fmt: skip
     list_filter = ("kind", "outcome", "operation")
     search_fields = ("enrolment__email",)
     list_select_related = ("enrolment", "actor")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from certificates.crypto import EncryptedTextField
@@ -55,8 +58,10 @@ class Enrolment(models.Model):
         MALE = "M", _("Male")
         FEMALE = "F", _("Female")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="enrolment")
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="enrolment", verbose_name=_("user")
+    )
     # The address Peruri knows the person by (its key for every certificate call).
     email = models.EmailField(_("e-mail address"), max_length=75)
     license_type = models.CharField(_("license"), max_length=8, choices=LicenseType.choices)
@@ -109,20 +114,25 @@ class Enrolment(models.Model):
     reconcile_step = models.CharField(_("step being reconciled"), max_length=24, blank=True)
     # True after an unknown outcome: a re-sent Registration answered "already registered"
     # means our first one went through.
-    resent_after_unknown = models.BooleanField(default=False)
+    resent_after_unknown = models.BooleanField(_("sent again after an unknown outcome"), default=False)
     deadline_at = models.DateTimeField(_("deadline"), null=True, blank=True)
 
     # Invitation e-mails asked for / sent: the send task claims one by compare-and-set, so a task
     # delivered twice sends one e-mail.
-    invitations_requested = models.PositiveIntegerField(default=0)
-    invitations_sent = models.PositiveIntegerField(default=0)
+    invitations_requested = models.PositiveIntegerField(_("invitations requested"), default=0)
+    invitations_sent = models.PositiveIntegerField(_("invitations sent"), default=0)
     invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("invited by"),
     )
     files_purged_at = models.DateTimeField(_("identity files deleted at"), null=True, blank=True)
     erased_at = models.DateTimeField(_("identity data erased at"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("enrolment")
@@ -186,6 +196,13 @@ class Enrolment(models.Model):
         return any((self.ktp_photo, self.npwp_photo, self.video, self.specimen))
 
     @property
+    def reconcile_step_label(self) -> str:
+        """What is being checked with Peruri: the step in doubt, or linking an existing account."""
+        if self.reconcile_step.startswith("link"):
+            return str(_("Linking the existing Peruri account"))
+        return _status_label(self.reconcile_step)
+
+    @property
     def ktp_masked(self) -> str:
         return f"************{self.ktp_number[-4:]}" if self.ktp_number else ""
 
@@ -194,8 +211,12 @@ class Consent(models.Model):
     """Explicit consent to processing identity and biometric data (UU PDP), given before any
     identity data is sent to Peruri: who, when, which text (version and its hash), in which language."""
 
-    enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="consents")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.CASCADE, related_name="consents", verbose_name=_("enrolment")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("given by")
+    )
     version = models.CharField(_("text version"), max_length=32)
     language = models.CharField(_("language"), max_length=8)
     text_sha256 = models.CharField(_("SHA-256 of the text shown"), max_length=64)
@@ -223,19 +244,30 @@ class EnrolmentEvent(models.Model):
         IDENTITY_READ = "identity_read", _("Identity data read")
         DATA = "data", _("Data handling")
 
-    enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="events")
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.CASCADE, related_name="events", verbose_name=_("enrolment")
     )
-    from_status = models.CharField(max_length=24, blank=True)
-    to_status = models.CharField(max_length=24, blank=True)
-    operation = models.CharField(max_length=32, blank=True)
-    outcome = models.CharField(max_length=16, blank=True)
-    result_code = models.CharField(max_length=16, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("done by"),
+    )
+    from_status = models.CharField(_("from status"), max_length=24, blank=True)
+    to_status = models.CharField(_("to status"), max_length=24, blank=True)
+    operation = models.CharField(_("operation"), max_length=32, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, blank=True)
+    result_code = models.CharField(_("Peruri result code"), max_length=16, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    # Events other than Peruri calls store an English source string (marked with gettext_noop in
+    # certificates.services) and its parameters, and are translated when shown (`text`). A call's
+    # message is Peruri's own description (or the error's), kept verbatim as evidence.
+    message = models.CharField(_("message"), max_length=500, blank=True)
+    params = models.JSONField(_("message parameters"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("enrolment event")
@@ -244,3 +276,92 @@ class EnrolmentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.operation or self.to_status}"
+
+    @property
+    def text(self) -> str:
+        """The message in the active language, with its parameters filled in."""
+        if not self.message:
+            return ""
+        if self.kind == self.Kind.CALL:
+            return self.message
+        template = gettext(self.message)
+        if not self.params:
+            return template
+        try:
+            return template % {k: _param_display(k, v) for k, v in self.params.items()}
+        except (KeyError, ValueError, TypeError):  # a catalog typo must not break the history page
+            return self.message
+
+    @property
+    def from_status_label(self) -> str:
+        return _status_label(self.from_status)
+
+    @property
+    def to_status_label(self) -> str:
+        return _status_label(self.to_status)
+
+    @property
+    def operation_label(self) -> str:
+        return str(OPERATION_LABELS.get(self.operation, self.operation))
+
+    @property
+    def outcome_label(self) -> str:
+        return str(OUTCOME_LABELS.get(self.outcome, self.outcome))
+
+
+# What the history shows for the `operation` and `outcome` columns.
+OPERATION_LABELS = {
+    "register": _("Registration"),
+    "activate": _("Activation"),
+    "verify_video": _("Video Verification"),
+    "send_specimen": _("Send Speciment"),
+    "check_certificate": _("Check Certificate"),
+    "invite": _("Invitation"),
+    "invitation_email": _("Invitation e-mail"),
+    "prefill": _("Registration data filled in"),
+    "consent": _("Consent"),
+    "check_now": _("Check requested"),
+    "retry": _("Retry"),
+    "delete_files": _("Files deleted"),
+    "erase": _("Erasure"),
+    "staff_page": _("Staff page"),
+    "export": _("Export"),
+}
+OUTCOME_LABELS = {
+    "ok": _("success"),
+    "rejected": _("rejected"),
+    "pending": _("still being verified"),
+    "unknown": _("outcome unknown"),
+    "unavailable": _("Peruri unavailable"),
+    "error": _("error"),
+}
+
+
+def _status_label(value: str) -> str:
+    if value in Enrolment.Status.values:
+        return str(Enrolment.Status(value).label)
+    return value
+
+
+def _file_label(name: str) -> str:
+    try:
+        return str(Enrolment._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return name
+
+
+def _param_display(key: str, value: Any) -> str:
+    """Parameters that name something get its translated label: statuses, operations, files."""
+    if key == "files" and isinstance(value, list):
+        return ", ".join(_file_label(str(v)) for v in value)
+    if key == "file":
+        return _file_label(str(value))
+    if key in ("step", "status"):
+        return _status_label(str(value))
+    if key == "operation":
+        return str(OPERATION_LABELS.get(str(value), value))
+    if key == "license" and value in Enrolment.LicenseType.values:
+        return str(Enrolment.LicenseType(value).label)
+    if key == "mode" and value in Enrolment.Mode.values:
+        return str(Enrolment.Mode(value).label)
+    return str(value)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import smtplib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from certificates.consent import CONSENT_VERSION, consent_hash
 from certificates.crypto import decrypt_bytes, encrypt_bytes
@@ -53,6 +55,13 @@ LEASE = timedelta(seconds=120)
 # While Peruri is known to be down (circuit open): look again after this, without using up attempts.
 UNAVAILABLE_DELAY = timedelta(seconds=60)
 ALREADY_REGISTERED_CODES = frozenset({"1002", "1003"})
+# Check Certificate's answer for an account that exists but has no certificate yet [assumed:
+# the sandbox's; an address Peruri does not know gets another code].
+NO_CERTIFICATE_CODE = "4001"
+# reconcile_step while linking an existing Peruri account: after 1002 the address itself is
+# registered; after 1003 the KTP number is, possibly under another address.
+LINK_BY_EMAIL = "link"
+LINK_BY_NIK = "link_nik"
 KYC_REJECTED_CODE = "1006"
 BAD_VIDEO_CODE = "1045"
 # Registration rejections the person can fix by correcting the form.
@@ -61,7 +70,7 @@ FIXABLE_REGISTRATION_CODES = frozenset({"1004", "1008"})
 RESULT_MESSAGES = {
     "1001": _("Paraf's Peruri system id is not valid. Staff have been told."),
     "1002": _("This e-mail address is already registered at Peruri."),
-    "1003": _("This person is already registered at Peruri."),
+    "1003": _("Peruri already has an account for this KTP number (NIK), possibly under another e-mail address."),
     "1004": _("Peruri did not accept the KTP number (NIK). Check it and send the form again."),
     "1005": _("Peruri's customer system failed. Try again later."),
     "1006": _("The face verification did not match the national population registry. Record the video again."),
@@ -81,19 +90,27 @@ class _MissingData(Exception):
     """The data a step needs is no longer on file (purged or erased)."""
 
 
+# Time limits of certificates.tasks.enrolment_advance (video verification can take minutes: the
+# client allows ~5 min plus upload time), far below the broker's visibility timeout (1 h).
+ADVANCE_SOFT_TIME_LIMIT = 900
+ADVANCE_TIME_LIMIT = 960
+
+
 @dataclass(frozen=True)
 class _Step:
     operation: str
     # A claim older than this without an outcome means the worker died mid-call: reconcile.
-    # Longer than the client's read timeout for the operation (video: minutes).
+    # Longer than the task's hard time limit: until then the call may still be in flight, and a
+    # Check Certificate made meanwhile cannot see it (reconciling then would re-send behind it).
     stale_after: timedelta
 
 
+_STALE_AFTER = timedelta(seconds=ADVANCE_TIME_LIMIT) + timedelta(minutes=2)
 _STEPS: dict[str, _Step] = {
-    S.REGISTERING: _Step("register", timedelta(minutes=10)),
-    S.ACTIVATING: _Step("activate", timedelta(minutes=5)),
-    S.VERIFYING_VIDEO: _Step("verify_video", timedelta(minutes=15)),
-    S.SENDING_SPECIMEN: _Step("send_specimen", timedelta(minutes=10)),
+    S.REGISTERING: _Step("register", _STALE_AFTER),
+    S.ACTIVATING: _Step("activate", _STALE_AFTER),
+    S.VERIFYING_VIDEO: _Step("verify_video", _STALE_AFTER),
+    S.SENDING_SPECIMEN: _Step("send_specimen", _STALE_AFTER),
 }
 
 
@@ -131,13 +148,18 @@ def _person_deadline(now: datetime | None = None) -> datetime:
     return (now or timezone.now()) + timedelta(days=settings.CERTIFICATES_ENROLMENT_DAYS)
 
 
-def _event(enrolment: Enrolment, kind: str, *, actor: Any = None, **fields: Any) -> EnrolmentEvent:
+def _event(
+    enrolment: Enrolment, kind: str, *, actor: Any = None, params: dict[str, Any] | None = None, **fields: Any
+) -> EnrolmentEvent:
+    """Append to the history. `message` is an English source string marked with gettext_noop (translated
+    when shown, EnrolmentEvent.text) with `params` (no identity data); a call's is Peruri's words."""
     message = fields.pop("message", "")
     return EnrolmentEvent.objects.create(
         enrolment=enrolment,
         kind=kind,
         actor=actor if getattr(actor, "pk", None) else None,
         message=str(message)[:500],
+        params=params or {},
         **fields,
     )
 
@@ -149,17 +171,22 @@ def _transition(
     to: str,
     actor: Any = None,
     message: str = "",
+    params: dict[str, Any] | None = None,
     claim: datetime | None = None,
+    unclaimed: bool = False,
     enqueue: bool = False,
     **updates: Any,
 ) -> bool:
-    """Compare-and-set the status (and the call claim, when given). Records the change, refreshes
-    `enrolment`, and enqueues `enrolment_advance` after commit when asked. False: someone else
-    moved the row first; nothing was changed."""
+    """Compare-and-set the status (and the call claim, when given; with `unclaimed`, only while
+    no call is claimed). Records the change, refreshes `enrolment`, and enqueues
+    `enrolment_advance` after commit when asked. False: someone else moved the row first;
+    nothing was changed."""
     frm = list(frm)
     condition = Q(pk=enrolment.pk, status__in=frm)
     if claim is not None:
         condition &= Q(call_started_at=claim)
+    if unclaimed:
+        condition &= Q(call_started_at__isnull=True)
     from_status = enrolment.status
     updates.setdefault("updated_at", timezone.now())
     with transaction.atomic():
@@ -172,6 +199,7 @@ def _transition(
                 from_status=from_status,
                 to_status=to,
                 message=message,
+                params=params,
             )
             if enqueue:
                 _enqueue_advance(enrolment.pk)
@@ -217,8 +245,19 @@ def _delete_files(names: Iterable[str]) -> None:
                 logger.warning("could not delete an identity file", exc_info=True)
 
 
-def _purge_fields(enrolment: Enrolment, fields: Iterable[str], *, reason: str, actor: Any = None) -> None:
-    """Delete some identity files of an enrolment (after Peruri accepted them, or on a schedule)."""
+# Why identity files were deleted (history messages; "%(files)s" is filled with their labels).
+PURGE_ACCEPTED = gettext_noop("%(files)s deleted: Peruri has accepted them")
+PURGE_ISSUED = gettext_noop("%(files)s deleted: the certificate is issued")
+PURGE_REJECTED = gettext_noop("%(files)s deleted: rejected by Peruri (%(code)s)")
+PURGE_RETENTION = gettext_noop("%(files)s deleted: the retention period is over")
+PURGE_ERASURE = gettext_noop("%(files)s deleted: erasure of the identity data")
+
+
+def _purge_fields(
+    enrolment: Enrolment, fields: Iterable[str], *, reason: str, code: str = "", actor: Any = None
+) -> None:
+    """Delete some identity files of an enrolment (after Peruri accepted them, or on a schedule).
+    `reason` is one of the PURGE_* messages."""
     fields = [f for f in fields if getattr(enrolment, f).name]
     if not fields:
         return
@@ -238,7 +277,8 @@ def _purge_fields(enrolment: Enrolment, fields: Iterable[str], *, reason: str, a
             EnrolmentEvent.Kind.DATA,
             actor=actor,
             operation="delete_files",
-            message=f"{', '.join(fields)} deleted: {reason}",
+            message=reason,
+            params={"files": fields, **({"code": code} if code else {})},
         )
         transaction.on_commit(lambda: _delete_files(names))
     enrolment.refresh_from_db()
@@ -354,7 +394,8 @@ def enrolment_invite(
                 actor=invited_by,
                 operation="invite",
                 to_status=enrolment.status,
-                message=f"invited ({license_type}, {mode})",
+                message=gettext_noop("invited (%(license)s, %(mode)s)"),
+                params={"license": license_type, "mode": mode},
             )
         else:
             if enrolment.status == S.ISSUED:
@@ -377,7 +418,7 @@ def enrolment_invite(
                 EnrolmentEvent.Kind.ACTION,
                 actor=invited_by,
                 operation="invite",
-                message="invitation sent again",
+                message=gettext_noop("invitation sent again"),
             )
         from certificates.tasks import enrolment_invitation_send
 
@@ -414,10 +455,34 @@ def enrolment_invitation_send(*, enrolment_id: int) -> bool:
         subject = " ".join(render_to_string("certificates/email/invitation_subject.txt", context).split())
         body = render_to_string("certificates/email/invitation_body.txt", context)
         html = render_to_string("certificates/email/invitation_body.html", context)
+        not_sent = str(_("The invitation e-mail could not be sent; send it again."))
     message = EmailMultiAlternatives(subject=subject, body=body, to=[enrolment.email])
     message.attach_alternative(html, "text/html")
-    message.send()
-    _event(enrolment, EnrolmentEvent.Kind.ACTION, operation="invitation_email", message="invitation e-mailed")
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as exc:
+        # Not retried blindly (the person may get it twice); staff see it and send it again.
+        logger.warning("invitation e-mail of enrolment %s not sent: %s", enrolment.pk, type(exc).__name__)
+        with transaction.atomic():
+            Enrolment.objects.filter(pk=enrolment.pk).update(last_error=not_sent, updated_at=timezone.now())
+            _event(
+                enrolment,
+                EnrolmentEvent.Kind.ACTION,
+                operation="invitation_email",
+                outcome="error",
+                message=gettext_noop("the invitation e-mail could not be sent (%(error)s)"),
+                params={"error": type(exc).__name__},
+            )
+        return False
+    with transaction.atomic():
+        Enrolment.objects.filter(pk=enrolment.pk, last_error=not_sent).update(last_error="")
+        _event(
+            enrolment,
+            EnrolmentEvent.Kind.ACTION,
+            operation="invitation_email",
+            outcome="ok",
+            message=gettext_noop("invitation e-mailed"),
+        )
     return True
 
 
@@ -474,7 +539,7 @@ def enrolment_prefill(
             EnrolmentEvent.Kind.ACTION,
             actor=actor,
             operation="prefill",
-            message="registration data filled in by staff",
+            message=gettext_noop("registration data filled in by staff"),
         )
         transaction.on_commit(lambda: _delete_files(replaced))
     enrolment.refresh_from_db()
@@ -535,14 +600,15 @@ def _registration_commit(
             EnrolmentEvent.Kind.ACTION,
             actor=actor,
             operation="consent",
-            message=f"consent {CONSENT_VERSION} ({language}) given",
+            message=gettext_noop("consent %(version)s given (%(language)s)"),
+            params={"version": CONSENT_VERSION, "language": language[:8]},
         )
         changed = _transition(
             enrolment,
             frm=[S.INVITED],
             to=S.REGISTERING,
             actor=actor,
-            message="registration submitted",
+            message=gettext_noop("registration submitted"),
             enqueue=True,
             submitted_at=now,
             call_started_at=None,
@@ -572,7 +638,7 @@ def enrolment_video_submit(*, enrolment: Enrolment, actor: Any, video: bytes) ->
         frm=allowed,
         to=S.VERIFYING_VIDEO,
         actor=actor,
-        message="face video recorded",
+        message=gettext_noop("face video recorded"),
         enqueue=True,
         video=name,
         call_started_at=None,
@@ -601,7 +667,7 @@ def enrolment_specimen_submit(*, enrolment: Enrolment, actor: Any, image: bytes)
         frm=[S.AWAITING_SPECIMEN],
         to=S.SENDING_SPECIMEN,
         actor=actor,
-        message="specimen drawn",
+        message=gettext_noop("signature specimen drawn"),
         enqueue=True,
         specimen=name,
         call_started_at=None,
@@ -634,7 +700,13 @@ def enrolment_check_now(*, enrolment: Enrolment, actor: Any) -> bool:
     with transaction.atomic():
         changed = Enrolment.objects.filter(pk=enrolment.pk, status__in=pollable).update(next_poll_at=timezone.now())
         if changed:
-            _event(enrolment, EnrolmentEvent.Kind.ACTION, actor=actor, operation="check_now", message="check requested")
+            _event(
+                enrolment,
+                EnrolmentEvent.Kind.ACTION,
+                actor=actor,
+                operation="check_now",
+                message=gettext_noop("check with Peruri requested"),
+            )
             _enqueue_advance(enrolment.pk)
     enrolment.refresh_from_db()
     return bool(changed)
@@ -642,7 +714,8 @@ def enrolment_check_now(*, enrolment: Enrolment, actor: Any) -> bool:
 
 def enrolment_link_existing(*, enrolment: Enrolment, actor: Any) -> Enrolment:
     """Peruri already knows this person (1002/1003): look for their certificate by e-mail and, if
-    there is none yet, continue with activation from the existing registration."""
+    there is none yet, continue with activation from the existing registration — after 1003 only
+    when Peruri knows an account under this address (the KTP number may be under another one)."""
     is_owner = actor.pk == enrolment.user_id
     if not (is_owner or getattr(actor, "is_partner_staff", False)) or enrolment.status != S.ALREADY_REGISTERED:
         raise EnrolmentError(_("There is no existing Peruri account to link at this step."))
@@ -651,9 +724,9 @@ def enrolment_link_existing(*, enrolment: Enrolment, actor: Any) -> Enrolment:
         frm=[S.ALREADY_REGISTERED],
         to=S.RECONCILING,
         actor=actor,
-        message="link existing Peruri account",
+        message=gettext_noop("link the existing Peruri account"),
         enqueue=True,
-        reconcile_step="link",
+        reconcile_step=LINK_BY_NIK if enrolment.last_result_code == "1003" else LINK_BY_EMAIL,
         poll_attempts=0,
         next_poll_at=timezone.now(),
     )
@@ -670,7 +743,7 @@ def enrolment_webview_reopen(*, enrolment: Enrolment, actor: Any) -> Enrolment:
         frm=[S.KYC_REJECTED],
         to=S.AWAITING_WEBVIEW,
         actor=actor,
-        message="web view reopened",
+        message=gettext_noop("Peruri's activation page opened again"),
         poll_attempts=0,
         next_poll_at=now + timedelta(seconds=settings.CERTIFICATES_WEBVIEW_POLL_SECONDS),
     )
@@ -700,7 +773,13 @@ def enrolment_advance(*, enrolment_id: int) -> None:
 def _person_deadline_check(enrolment: Enrolment) -> None:
     now = timezone.now()
     if enrolment.deadline_at is not None and enrolment.deadline_at <= now:
-        _transition(enrolment, frm=[enrolment.status], to=S.EXPIRED, message="deadline passed", next_poll_at=None)
+        _transition(
+            enrolment,
+            frm=[enrolment.status],
+            to=S.EXPIRED,
+            message=gettext_noop("the deadline passed"),
+            next_poll_at=None,
+        )
     else:
         Enrolment.objects.filter(pk=enrolment.pk, status=enrolment.status).update(
             next_poll_at=enrolment.deadline_at or _person_deadline(now)
@@ -758,7 +837,8 @@ def _step_run(enrolment: Enrolment) -> None:
                 claim=enrolment.call_started_at,
                 to=S.RECONCILING,
                 enqueue=True,
-                message=f"{spec.operation}: no outcome recorded (worker stopped?); reconciling",
+                message=gettext_noop("%(operation)s: no outcome recorded (the worker stopped?); checking with Peruri"),
+                params={"operation": spec.operation},
                 reconcile_step=step,
                 call_started_at=None,
                 poll_attempts=0,
@@ -806,7 +886,8 @@ def _step_run(enrolment: Enrolment) -> None:
             frm=[step],
             claim=claim,
             to=S.FAILED,
-            message=f"{spec.operation}: data refused by the client",
+            message=gettext_noop("%(operation)s: data refused before sending"),
+            params={"operation": spec.operation},
             call_started_at=None,
             next_poll_at=None,
             last_error=f"{type(exc).__name__}: {exc}"[:500],
@@ -828,7 +909,7 @@ def _step_missing_data(enrolment: Enrolment, step: str, claim: datetime) -> None
         frm=[step],
         claim=claim,
         to=back,
-        message="the data for this step is no longer on file",
+        message=gettext_noop("the data for this step is no longer on file"),
         call_started_at=None,
         deadline_at=_person_deadline(now),
         next_poll_at=None if back == S.FAILED else _person_deadline(now),
@@ -855,7 +936,7 @@ def _step_succeeded(enrolment: Enrolment, step: str, claim: datetime) -> None:
             frm=[step],
             claim=claim,
             to=S.AWAITING_VIDEO,
-            message="activated",
+            message=gettext_noop("activated"),
             activated_at=now,
             deadline_at=_person_deadline(now),
             next_poll_at=_person_deadline(now),
@@ -867,20 +948,20 @@ def _step_succeeded(enrolment: Enrolment, step: str, claim: datetime) -> None:
             frm=[step],
             claim=claim,
             to=S.AWAITING_SPECIMEN,
-            message="face video verified",
+            message=gettext_noop("face video verified"),
             video_verified_at=now,
             video_pending=False,
             deadline_at=_person_deadline(now),
             next_poll_at=_person_deadline(now),
             **common,
         ):
-            _purge_fields(enrolment, ["video"], reason="accepted by Peruri")
+            _purge_fields(enrolment, ["video"], reason=PURGE_ACCEPTED)
     elif step == S.SENDING_SPECIMEN and _transition(
         enrolment,
         frm=[step],
         claim=claim,
         to=S.AWAITING_CERTIFICATE,
-        message="specimen sent",
+        message=gettext_noop("signature specimen sent"),
         enqueue=True,
         specimen_sent_at=now,
         poll_attempts=0,
@@ -888,7 +969,7 @@ def _step_succeeded(enrolment: Enrolment, step: str, claim: datetime) -> None:
         deadline_at=now + timedelta(hours=settings.CERTIFICATES_CERTIFICATE_WAIT_HOURS),
         **common,
     ):
-        _purge_fields(enrolment, ["specimen"], reason="accepted by Peruri")
+        _purge_fields(enrolment, ["specimen"], reason=PURGE_ACCEPTED)
 
 
 def _after_registered(enrolment: Enrolment, *, frm: str, claim: datetime | None = None, **updates: Any) -> None:
@@ -910,7 +991,7 @@ def _after_registered(enrolment: Enrolment, *, frm: str, claim: datetime | None 
             frm=[frm],
             claim=claim,
             to=S.AWAITING_WEBVIEW,
-            message="registered; waiting for the web view",
+            message=gettext_noop("registered; waiting for Peruri's activation page"),
             next_poll_at=now + timedelta(seconds=settings.CERTIFICATES_WEBVIEW_POLL_SECONDS),
             **fields,
         )
@@ -920,13 +1001,13 @@ def _after_registered(enrolment: Enrolment, *, frm: str, claim: datetime | None 
             frm=[frm],
             claim=claim,
             to=S.ACTIVATING,
-            message="registered; activating",
+            message=gettext_noop("registered; activating"),
             enqueue=True,
             next_poll_at=now + LEASE,
             **fields,
         )
     if moved:
-        _purge_fields(enrolment, ["ktp_photo", "npwp_photo"], reason="accepted by Peruri")
+        _purge_fields(enrolment, ["ktp_photo", "npwp_photo"], reason=PURGE_ACCEPTED)
 
 
 def _video_pending(enrolment: Enrolment, exc: PeruriError, claim: datetime) -> None:
@@ -938,7 +1019,8 @@ def _video_pending(enrolment: Enrolment, exc: PeruriError, claim: datetime) -> N
         frm=[S.VERIFYING_VIDEO],
         claim=claim,
         to=S.VIDEO_PENDING,
-        message="video still being verified (1040)",
+        message=gettext_noop("face video still being verified (%(code)s)"),
+        params={"code": exc.code or ""},
         call_started_at=None,
         video_pending=True,
         poll_attempts=attempts,
@@ -961,7 +1043,8 @@ def _step_rejected(enrolment: Enrolment, step: str, exc: PeruriRejected, claim: 
             frm=[step],
             claim=claim,
             to=S.ALREADY_REGISTERED,
-            message=f"registration: {code}",
+            message=gettext_noop("already registered at Peruri (%(code)s)"),
+            params={"code": code},
             next_poll_at=enrolment.deadline_at or _person_deadline(now),
             **fields,
         )
@@ -972,7 +1055,8 @@ def _step_rejected(enrolment: Enrolment, step: str, exc: PeruriRejected, claim: 
             frm=[step],
             claim=claim,
             to=S.INVITED,
-            message=f"registration rejected ({code}): form reopened",
+            message=gettext_noop("registration rejected (%(code)s): the form is open again"),
+            params={"code": code},
             next_poll_at=enrolment.deadline_at or _person_deadline(now),
             **fields,
         )
@@ -984,12 +1068,13 @@ def _step_rejected(enrolment: Enrolment, step: str, exc: PeruriRejected, claim: 
             frm=[step],
             claim=claim,
             to=to,
-            message=f"video rejected ({code})",
+            message=gettext_noop("face video rejected (%(code)s)"),
+            params={"code": code},
             video_pending=False,
             next_poll_at=enrolment.deadline_at or _person_deadline(now),
             **fields,
         ):
-            _purge_fields(enrolment, ["video"], reason=f"rejected by Peruri ({code})")
+            _purge_fields(enrolment, ["video"], reason=PURGE_REJECTED, code=code)
         return
     if step == S.SENDING_SPECIMEN:
         if _transition(
@@ -997,18 +1082,20 @@ def _step_rejected(enrolment: Enrolment, step: str, exc: PeruriRejected, claim: 
             frm=[step],
             claim=claim,
             to=S.AWAITING_SPECIMEN,
-            message=f"specimen rejected ({code})",
+            message=gettext_noop("signature specimen rejected (%(code)s)"),
+            params={"code": code},
             next_poll_at=enrolment.deadline_at or _person_deadline(now),
             **fields,
         ):
-            _purge_fields(enrolment, ["specimen"], reason=f"rejected by Peruri ({code})")
+            _purge_fields(enrolment, ["specimen"], reason=PURGE_REJECTED, code=code)
         return
     _transition(
         enrolment,
         frm=[step],
         claim=claim,
         to=S.FAILED,
-        message=f"{_STEPS[step].operation} rejected ({code})",
+        message=gettext_noop("%(operation)s rejected (%(code)s)"),
+        params={"operation": _STEPS[step].operation, "code": code},
         next_poll_at=None,
         **fields,
     )
@@ -1024,7 +1111,8 @@ def _step_failed_transiently(enrolment: Enrolment, step: str, exc: PeruriError, 
             frm=[step],
             claim=claim,
             to=S.RECONCILING,
-            message=f"{operation}: outcome unknown; reconciling",
+            message=gettext_noop("%(operation)s: outcome unknown; checking with Peruri"),
+            params={"operation": operation},
             call_started_at=None,
             reconcile_step=step,
             poll_attempts=0,
@@ -1048,7 +1136,8 @@ def _step_failed_transiently(enrolment: Enrolment, step: str, exc: PeruriError, 
             frm=[step],
             claim=claim,
             to=S.FAILED,
-            message=f"{operation}: gave up after {enrolment.step_attempts} attempts",
+            message=gettext_noop("%(operation)s: gave up after %(attempts)s attempts"),
+            params={"operation": operation, "attempts": enrolment.step_attempts},
             call_started_at=None,
             next_poll_at=None,
             **_peruri_fields(exc),
@@ -1067,14 +1156,18 @@ def _video_pending_poll(enrolment: Enrolment) -> None:
     now = timezone.now()
     if enrolment.deadline_at is not None and enrolment.deadline_at <= now:
         _transition(
-            enrolment, frm=[S.VIDEO_PENDING], to=S.EXPIRED, message="deadline passed while verifying", next_poll_at=None
+            enrolment,
+            frm=[S.VIDEO_PENDING],
+            to=S.EXPIRED,
+            message=gettext_noop("the deadline passed while the video was being verified"),
+            next_poll_at=None,
         )
         return
     _transition(
         enrolment,
         frm=[S.VIDEO_PENDING],
         to=S.VERIFYING_VIDEO,
-        message="asking again about the pending video",
+        message=gettext_noop("asking Peruri again about the face video"),
         enqueue=True,
         call_started_at=None,
         step_attempts=0,
@@ -1103,7 +1196,8 @@ def _certificate_poll(enrolment: Enrolment) -> None:
                 enrolment,
                 frm=[status],
                 to=S.KYC_REJECTED,
-                message="e-KYC rejected (1006)",
+                message=gettext_noop("face verification rejected (%(code)s)"),
+                params={"code": exc.code},
                 next_poll_at=enrolment.deadline_at or _person_deadline(now),
                 **fields,
             )
@@ -1127,7 +1221,7 @@ def _certificate_poll(enrolment: Enrolment) -> None:
         enrolment,
         frm=[status],
         to=S.ISSUED,
-        message="certificate issued",
+        message=gettext_noop("certificate issued"),
         issued_at=now,
         next_poll_at=None,
         deadline_at=None,
@@ -1138,7 +1232,7 @@ def _certificate_poll(enrolment: Enrolment) -> None:
         last_result_desc=(certificate.description or "")[:255],
         certificate_is_expired=(certificate.is_expired or "")[:8],
     ):
-        _purge_fields(enrolment, ["ktp_photo", "npwp_photo", "video", "specimen"], reason="certificate issued")
+        _purge_fields(enrolment, ["ktp_photo", "npwp_photo", "video", "specimen"], reason=PURGE_ISSUED)
 
 
 def _poll_again(enrolment: Enrolment, status: str, attempts: int, fields: dict[str, str]) -> None:
@@ -1148,7 +1242,7 @@ def _poll_again(enrolment: Enrolment, status: str, attempts: int, fields: dict[s
             enrolment,
             frm=[status],
             to=S.EXPIRED,
-            message="no certificate before the deadline",
+            message=gettext_noop("no certificate before the deadline"),
             next_poll_at=None,
             **fields,
         )
@@ -1164,19 +1258,45 @@ def _reconcile_not_issued(enrolment: Enrolment, fields: dict[str, str]) -> None:
     """Check Certificate says there is no certificate: carry on with the step that was in doubt."""
     step = enrolment.reconcile_step
     now = timezone.now()
-    if step == "link":
+    if step == LINK_BY_NIK and fields.get("last_result_code") != NO_CERTIFICATE_CODE:
+        # Peruri has the KTP number, but no account under this address: nothing to activate here.
+        _transition(
+            enrolment,
+            frm=[S.RECONCILING],
+            to=S.FAILED,
+            message=gettext_noop(
+                "no Peruri account under this e-mail address (%(code)s): the KTP number is registered under another one"
+            ),
+            params={"code": fields.get("last_result_code", "")},
+            reconcile_step="",
+            next_poll_at=None,
+            last_error=str(
+                _(
+                    "Peruri knows this KTP number (NIK) under another e-mail address. Invite the person "
+                    "with that address, or ask Peruri to correct it."
+                )
+            ),
+        )
+        return
+    if step in (LINK_BY_EMAIL, LINK_BY_NIK):
         _after_registered(enrolment, frm=S.RECONCILING, **fields)
         return
     if step not in _STEPS:
         _transition(
-            enrolment, frm=[S.RECONCILING], to=S.FAILED, message="nothing to reconcile", next_poll_at=None, **fields
+            enrolment,
+            frm=[S.RECONCILING],
+            to=S.FAILED,
+            message=gettext_noop("nothing to check with Peruri"),
+            next_poll_at=None,
+            **fields,
         )
         return
     _transition(
         enrolment,
         frm=[S.RECONCILING],
         to=step,
-        message=f"no certificate yet: sending {_STEPS[step].operation} again",
+        message=gettext_noop("no certificate yet: sending %(operation)s again"),
+        params={"operation": _STEPS[step].operation},
         enqueue=True,
         reconcile_step="",
         resent_after_unknown=True,
@@ -1199,6 +1319,10 @@ def enrolment_retry(*, enrolment: Enrolment, actor: Any) -> Enrolment:
     if status in (S.ISSUED, S.CANCELLED):
         raise EnrolmentError(_("This enrolment cannot be retried."))
     if status in Enrolment.IN_FLIGHT and enrolment.call_started_at is not None:
+        if enrolment.call_started_at + _STEPS[status].stale_after > now:
+            # The worker may still be waiting for Peruri's answer: checking now could not see the
+            # call, and re-sending behind it is the duplicate R2 forbids.
+            raise EnrolmentError(_("A call to Peruri is in flight. Wait for its answer before retrying."))
         _transition(
             enrolment,
             frm=[status],
@@ -1206,7 +1330,7 @@ def enrolment_retry(*, enrolment: Enrolment, actor: Any) -> Enrolment:
             to=S.RECONCILING,
             actor=actor,
             enqueue=True,
-            message="retry by staff: reconciling the call in flight",
+            message=gettext_noop("retry by staff: checking the unanswered call with Peruri"),
             reconcile_step=status,
             call_started_at=None,
             poll_attempts=0,
@@ -1221,7 +1345,7 @@ def enrolment_retry(*, enrolment: Enrolment, actor: Any) -> Enrolment:
             to=target,
             actor=actor,
             enqueue=True,
-            message="retry by staff",
+            message=gettext_noop("retry by staff"),
             call_started_at=None,
             step_attempts=0,
             poll_attempts=0,
@@ -1237,7 +1361,13 @@ def enrolment_retry(*, enrolment: Enrolment, actor: Any) -> Enrolment:
         Enrolment.objects.filter(pk=enrolment.pk, status=status).update(
             next_poll_at=now, poll_attempts=0, updated_at=now
         )
-        _event(enrolment, EnrolmentEvent.Kind.ACTION, actor=actor, operation="retry", message="checked again by staff")
+        _event(
+            enrolment,
+            EnrolmentEvent.Kind.ACTION,
+            actor=actor,
+            operation="retry",
+            message=gettext_noop("checked again by staff"),
+        )
         _enqueue_advance(enrolment.pk)
     enrolment.refresh_from_db()
     return enrolment
@@ -1315,7 +1445,7 @@ def enrolments_purge_stale_files() -> int:
         _purge_fields(
             enrolment,
             ["ktp_photo", "npwp_photo", "video", "specimen"],
-            reason="retention period over" if not enrolment.is_issued else "certificate issued",
+            reason=PURGE_ISSUED if enrolment.is_issued else PURGE_RETENTION,
         )
         count += 1
     return count
@@ -1325,9 +1455,19 @@ def enrolments_purge_stale_files() -> int:
 # Personal data: staff reads, export, erasure (R17)
 
 
-def identity_read_record(*, enrolment: Enrolment, actor: Any, what: str, via: str) -> None:
-    """Record that someone read this person's identity data (staff pages, admin, export)."""
-    _event(enrolment, EnrolmentEvent.Kind.IDENTITY_READ, actor=actor, operation=via[:32], message=what)
+# What was read (history messages of identity reads).
+READ_IDENTITY_PAGE = gettext_noop("identity data shown")
+READ_PREFILL_FORM = gettext_noop("registration data shown for filling in")
+READ_FILE = gettext_noop("%(file)s shown")
+READ_EXPORT = gettext_noop("full export")
+
+
+def identity_read_record(
+    *, enrolment: Enrolment, actor: Any, what: str, via: str, params: dict[str, Any] | None = None
+) -> None:
+    """Record that someone read this person's identity data (staff pages, admin, export).
+    `what` is one of the READ_* messages."""
+    _event(enrolment, EnrolmentEvent.Kind.IDENTITY_READ, actor=actor, operation=via[:32], message=what, params=params)
 
 
 def enrolment_export(*, enrolment: Enrolment, actor: Any = None, include_files: bool = True) -> dict[str, Any]:
@@ -1382,7 +1522,7 @@ def enrolment_export(*, enrolment: Enrolment, actor: Any = None, include_files: 
                 "operation": ev.operation,
                 "outcome": ev.outcome,
                 "code": ev.result_code,
-                "message": ev.message,
+                "message": ev.text,
             }
             for ev in e.events.order_by("created_at", "pk")
         ],
@@ -1401,48 +1541,58 @@ def enrolment_export(*, enrolment: Enrolment, actor: Any = None, include_files: 
             )
         },
     }
-    identity_read_record(enrolment=e, actor=actor, what="full export", via="export")
+    identity_read_record(enrolment=e, actor=actor, what=READ_EXPORT, via="export")
     return data
 
 
 def enrolment_erase(*, enrolment: Enrolment, actor: Any = None) -> Enrolment:
     """Erase the person's identity data: files deleted, registration fields blanked. The history
     (which holds no identity data) and consent records stay as evidence. An enrolment that has not
-    finished is cancelled; Peruri's own copy is Peruri's to erase."""
-    if enrolment.status in Enrolment.IN_FLIGHT and enrolment.call_started_at is not None:
-        raise EnrolmentError(_("A call to Peruri is in flight; erase again in a few minutes."))
-    _purge_fields(enrolment, ["ktp_photo", "npwp_photo", "video", "specimen"], reason="erasure", actor=actor)
-    now = timezone.now()
-    blank = {
-        "full_name": "",
-        "phone": "",
-        "ktp_number": "",
-        "npwp_number": "",
-        "address": "",
-        "city": "",
-        "province": "",
-        "gender": "",
-        "place_of_birth": "",
-        "date_of_birth": None,
-        "erased_at": now,
-        "last_result_desc": "",
-        "updated_at": now,
-    }
+    finished is cancelled; Peruri's own copy is Peruri's to erase.
+
+    Raises EnrolmentError while a call to Peruri is claimed (the worker is sending this data).
+    The cancellation is a compare-and-set against an unclaimed row, so the erasure and a worker's
+    claim cannot both win, however stale `enrolment` is."""
     from signing.gateway import peruri_calls_forget_email
 
+    in_flight = _("A call to Peruri is in flight; erase again in a few minutes.")
+    now = timezone.now()
     with transaction.atomic():
-        Enrolment.objects.filter(pk=enrolment.pk).update(**blank)
+        enrolment.refresh_from_db()
+        if not enrolment.is_terminal and not _transition(
+            enrolment,
+            frm=[enrolment.status],
+            unclaimed=True,
+            to=S.CANCELLED,
+            actor=actor,
+            message=gettext_noop("cancelled by the erasure of the identity data"),
+            next_poll_at=None,
+        ):
+            # Claimed by a worker, or moved on meanwhile: nothing has been changed.
+            raise EnrolmentError(in_flight)
+        _purge_fields(enrolment, ["ktp_photo", "npwp_photo", "video", "specimen"], reason=PURGE_ERASURE, actor=actor)
+        Enrolment.objects.filter(pk=enrolment.pk).update(
+            full_name="",
+            phone="",
+            ktp_number="",
+            npwp_number="",
+            address="",
+            city="",
+            province="",
+            gender="",
+            place_of_birth="",
+            date_of_birth=None,
+            erased_at=now,
+            last_result_desc="",
+            updated_at=now,
+        )
         peruri_calls_forget_email(email=enrolment.email)
-        _event(enrolment, EnrolmentEvent.Kind.DATA, actor=actor, operation="erase", message="identity data erased")
-        if not enrolment.is_terminal:
-            _transition(
-                enrolment,
-                frm=[enrolment.status],
-                to=S.CANCELLED,
-                actor=actor,
-                message="cancelled by erasure",
-                next_poll_at=None,
-                call_started_at=None,
-            )
+        _event(
+            enrolment,
+            EnrolmentEvent.Kind.DATA,
+            actor=actor,
+            operation="erase",
+            message=gettext_noop("identity data erased"),
+        )
     enrolment.refresh_from_db()
     return enrolment

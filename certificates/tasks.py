@@ -25,8 +25,14 @@ def enrolment_poll_due() -> int:
 
 
 # Video verification can take minutes (the client allows ~5 min plus upload time): a longer limit
-# than the global one, still far below the broker's visibility timeout (1 h).
-@shared_task(name="certificates.tasks.enrolment_advance", ignore_result=True, soft_time_limit=900, time_limit=960)
+# than the global one, still far below the broker's visibility timeout (1 h). A claimed call is
+# treated as abandoned only after the hard limit (certificates.services._STEPS).
+@shared_task(
+    name="certificates.tasks.enrolment_advance",
+    ignore_result=True,
+    soft_time_limit=services.ADVANCE_SOFT_TIME_LIMIT,
+    time_limit=services.ADVANCE_TIME_LIMIT,
+)
 def enrolment_advance(enrolment_id: int) -> None:
     services.enrolment_advance(enrolment_id=enrolment_id)
 

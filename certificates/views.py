@@ -479,7 +479,7 @@ def enrolment_prefill(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         # Pre-filling shows what is on file: that is a read of identity data.
         services.identity_read_record(
-            enrolment=enrolment, actor=request.user, what="registration form", via="staff_page"
+            enrolment=enrolment, actor=request.user, what=services.READ_PREFILL_FORM, via="staff_page"
         )
         initial = {
             f: getattr(enrolment, f)
@@ -510,8 +510,10 @@ IDENTITY_FILES = {"ktp_photo": "image/jpeg", "npwp_photo": "image/jpeg", "specim
 def enrolment_identity(request: HttpRequest, pk: int) -> HttpResponse:
     """The person's identity data, decrypted, for staff. Every view is recorded (R17)."""
     enrolment = selectors.enrolment_get_for_staff(user=request.user, pk=pk)
-    services.identity_read_record(enrolment=enrolment, actor=request.user, what="identity data", via="staff_page")
-    files = [f for f in IDENTITY_FILES if getattr(enrolment, f).name]
+    services.identity_read_record(
+        enrolment=enrolment, actor=request.user, what=services.READ_IDENTITY_PAGE, via="staff_page"
+    )
+    files = [(f, Enrolment._meta.get_field(f).verbose_name) for f in IDENTITY_FILES if getattr(enrolment, f).name]
     return render(
         request,
         "certificates/staff/enrolment_identity.html",
@@ -530,7 +532,9 @@ def enrolment_identity_file(request: HttpRequest, pk: int, field: str) -> HttpRe
         data = services.identity_file_read(enrolment=enrolment, field=field)
     except FileNotFoundError as exc:
         raise Http404 from exc
-    services.identity_read_record(enrolment=enrolment, actor=request.user, what=field, via="staff_page")
+    services.identity_read_record(
+        enrolment=enrolment, actor=request.user, what=services.READ_FILE, params={"file": field}, via="staff_page"
+    )
     response = HttpResponse(data, content_type=IDENTITY_FILES[field])
     response["Content-Disposition"] = "inline"
     response["Cache-Control"] = "no-store, private"

@@ -178,3 +178,32 @@ def test_an_issued_enrolment_keeps_its_status_when_erased(sandbox):
 def test_export_of_an_unknown_person_fails_cleanly():
     with pytest.raises(CommandError):
         call_command("enrolment_export", "nobody@example.com")
+
+
+@pytest.mark.django_db
+def test_erasure_does_not_race_a_call_claimed_after_the_row_was_read():
+    """The erase command loads the row, then a worker claims Registration (it is about to send
+    the data): erasing now would cancel the row under a call in flight. Refused instead."""
+    enrolment = make_enrolment(status=S.REGISTERING, full_name="Siti", ktp_number="3171011508900003")
+    loaded = Enrolment.objects.get(pk=enrolment.pk)  # what the command holds
+    claimed = timezone.now()
+    Enrolment.objects.filter(pk=enrolment.pk).update(call_started_at=claimed)  # the worker's claim
+    with pytest.raises(services.EnrolmentError):
+        services.enrolment_erase(enrolment=loaded)
+    enrolment.refresh_from_db()
+    assert enrolment.status == S.REGISTERING and enrolment.call_started_at == claimed
+    assert enrolment.ktp_number == "3171011508900003" and enrolment.erased_at is None
+    assert not enrolment.events.filter(operation="erase").exists()
+
+
+@pytest.mark.django_db
+def test_erasure_wins_against_a_later_claim():
+    """Erased first: the worker's claim (compare-and-set on the status) finds nothing to send."""
+    enrolment = make_enrolment(status=S.REGISTERING, full_name="Siti", ktp_number="3171011508900004")
+    services.enrolment_erase(enrolment=enrolment)
+    claimed = Enrolment.objects.filter(pk=enrolment.pk, status=S.REGISTERING, call_started_at__isnull=True).update(
+        call_started_at=timezone.now()
+    )
+    assert claimed == 0
+    enrolment.refresh_from_db()
+    assert enrolment.status == S.CANCELLED and enrolment.ktp_number == ""

@@ -115,7 +115,7 @@ def test_a_worker_killed_mid_call_is_reconciled_not_resent(sandbox, monkeypatch)
     monkeypatch.setattr(services, "_enqueue_advance", lambda pk: None)
     submit(enrolment)
     monkeypatch.setattr(services, "_enqueue_advance", real_advance)
-    claimed = timezone.now() - timedelta(minutes=11)
+    claimed = timezone.now() - services._STEPS[S.REGISTERING].stale_after - timedelta(minutes=1)
     Enrolment.objects.filter(pk=enrolment.pk).update(call_started_at=claimed)
     from signing.gateway import get_peruri_client
 
@@ -215,3 +215,76 @@ def test_every_enrolment_ends_issued_under_random_faults(sandbox, faults, quick_
         assert SandboxUser.objects.filter(email=enrolment.email).count() == 1
         assert len([o for o, _ in calls(enrolment, "register") if o == "ok"]) <= 1
         assert not enrolment.has_identity_files
+
+
+def test_staff_retry_leaves_a_call_in_flight_alone(sandbox, monkeypatch):
+    """A retry while the worker is still waiting for Peruri must not reconcile (and then re-send)
+    behind its back: Check Certificate cannot see a call that has not finished yet."""
+    import pytest
+
+    from tests.factories import StaffFactory
+
+    enrolment = invite("masih-jalan@example.com")
+    monkeypatch.setattr(services, "_enqueue_advance", lambda pk: None)
+    submit(enrolment)
+    claimed = timezone.now() - timedelta(seconds=30)  # the worker is mid-call
+    Enrolment.objects.filter(pk=enrolment.pk).update(call_started_at=claimed)
+    enrolment.refresh_from_db()
+    with pytest.raises(services.EnrolmentError):
+        services.enrolment_retry(enrolment=enrolment, actor=StaffFactory())
+    enrolment.refresh_from_db()
+    assert enrolment.status == S.REGISTERING and enrolment.call_started_at == claimed
+    # Once the claim is older than any call can last, the same retry reconciles it.
+    stale = timezone.now() - services._STEPS[S.REGISTERING].stale_after - timedelta(seconds=1)
+    Enrolment.objects.filter(pk=enrolment.pk).update(call_started_at=stale)
+    enrolment.refresh_from_db()
+    services.enrolment_retry(enrolment=enrolment, actor=StaffFactory())
+    enrolment.refresh_from_db()
+    assert enrolment.status == S.RECONCILING and enrolment.reconcile_step == S.REGISTERING
+
+
+def test_a_claim_counts_as_abandoned_only_after_the_task_can_no_longer_be_running():
+    """The per-row task is killed at its hard time limit; until then its call may still be in
+    flight, so no step may treat its claim as abandoned earlier (R5, R6)."""
+    from certificates.tasks import enrolment_advance
+
+    assert enrolment_advance.time_limit and enrolment_advance.soft_time_limit < enrolment_advance.time_limit
+    for step, spec in services._STEPS.items():
+        assert spec.stale_after.total_seconds() > enrolment_advance.time_limit, step
+
+
+def test_identity_data_stays_out_of_logs_and_history_when_calls_fail(sandbox, faults, caplog, settings, monkeypatch):
+    """R16/R18 on the error paths: 5xx, resets, garbled replies and gateway errors on every
+    certificate operation — logs (any level), the history and last_error never carry the
+    person's identity data."""
+    import logging
+
+    from tests.fixtures_certificates import make_ktp
+
+    settings.PERURI_BREAKER_THRESHOLD = 1000  # every fault reaches the services, none opens the circuit
+    monkeypatch.setattr("signing.gateway._client", None)  # a client built with that setting
+    caplog.set_level(logging.DEBUG)
+    faults.set(
+        count=8,  # the first eight certificate calls fail, whichever they are
+        kinds=["http500", "gateway_exception", "malformed_json", "connection_reset"],
+        operations=["registration", "activation", "videoVerification", "sendSpeciment", "checkCertificate"],
+        when="after",
+    )
+    secret = {"ktp_number": make_ktp(5678), "phone": "081277665544", "address": "Jl. Kanari Gagal 9"}
+    enrolment = submit(invite("kanari.gagal@example.com"), npwp_number="876543210987654", **secret)
+    for _ in range(40):
+        drive(enrolment, timeout=60)
+        if enrolment.status == S.AWAITING_VIDEO:
+            send_video(enrolment)
+        elif enrolment.status == S.AWAITING_SPECIMEN:
+            send_specimen(enrolment)
+        else:
+            break
+    assert enrolment.status == S.ISSUED, (enrolment.status, enrolment.last_error)
+    assert faults.state()["triggered"] == 8
+    values = [*secret.values(), "876543210987654", "kanari.gagal@example.com", "Budi Santoso", "Siti Rahmawati"]
+    history = " ".join(f"{e.message} {e.params}" for e in enrolment.events.all())
+    for value in values:
+        assert value not in caplog.text
+        assert value not in history
+    assert all(v not in enrolment.last_error for v in values)

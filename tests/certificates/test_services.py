@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from certificates import services
@@ -299,3 +300,62 @@ def test_identity_data_never_reaches_the_logs(sandbox, caplog):
     text = caplog.text
     for value in [*secret.values(), "987654321098765", "kanari@example.com", "Budi Santoso"]:
         assert value not in text
+
+
+def test_linking_after_1003_does_not_treat_an_unknown_address_as_registered(sandbox, client):
+    """1003: Peruri knows the KTP number, here under another e-mail address. Check Certificate by
+    this address finds nothing, so there is nothing to activate: the person and staff are told,
+    instead of Paraf pretending the address is registered and failing at Activation."""
+    first = submit(invite("nik.lama@example.com"))
+    other = submit(invite("nik.baru@example.com"), ktp_number=first.ktp_number)
+    assert other.status == S.ALREADY_REGISTERED and other.last_result_code == "1003"
+    services.enrolment_link_existing(enrolment=other, actor=other.user)
+    other.refresh_from_db()
+    assert other.status == S.FAILED
+    assert other.registered_at is None
+    assert not other.events.filter(kind="call", operation="activate").exists()
+    assert other.last_result_code == "1003" and other.last_error
+    assert not SandboxUser.objects.filter(email="nik.baru@example.com").exists()
+    # The person's page says why, not only that something went wrong.
+    client.force_login(other.user)
+    client.cookies["django_language"] = "en"
+    page = client.get(reverse("certificates:my_enrolment")).content.decode()
+    assert "possibly under another e-mail address" in page
+
+
+def test_linking_after_1003_finds_a_certificate_under_this_address(sandbox):
+    # Peruri answered 1003 although this very address holds a certificate (NIK checked first).
+    enrolment = enrol_through_sandbox(email="nik.sama@example.com")
+    Enrolment.objects.filter(pk=enrolment.pk).delete()
+    again = submit(invite("nik.sama@example.com"), ktp_number="3171011508900888")
+    assert again.status == S.ALREADY_REGISTERED
+    Enrolment.objects.filter(pk=again.pk).update(last_result_code="1003")
+    again.refresh_from_db()
+    services.enrolment_link_existing(enrolment=again, actor=again.user)
+    again.refresh_from_db()
+    assert again.status == S.ISSUED
+
+
+def test_an_invitation_that_cannot_be_mailed_is_shown_to_staff_and_can_be_sent_again(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The mail server refuses: staff see it on the enrolment (last_error, history) instead of
+    an invitation that silently never arrived, and "send again" sends it."""
+    import smtplib
+
+    from django.core.mail import EmailMultiAlternatives
+
+    def refuse(self, fail_silently=False):
+        raise smtplib.SMTPRecipientsRefused({"putus@example.com": (550, b"no")})
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        enrolment = invite("putus@example.com")
+    enrolment.refresh_from_db()
+    assert enrolment.last_error and len(mail.outbox) == 0
+    assert enrolment.events.filter(operation="invitation_email", outcome="error").exists()
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        invite("putus@example.com")
+    enrolment.refresh_from_db()
+    assert len(mail.outbox) == 1 and enrolment.last_error == ""

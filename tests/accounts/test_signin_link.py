@@ -58,3 +58,23 @@ def test_a_link_never_redirects_off_site(client):
     response = client.post("/" + url.split("/", 3)[3])
     assert response.status_code == 302
     assert response["Location"] == "/"
+
+
+def test_no_sign_in_link_ever_opens_a_staff_or_admin_account_without_a_password(client):
+    from tests.factories import AdminFactory, StaffFactory
+
+    for privileged in (StaffFactory(), AdminFactory()):
+        url = signin_link_create(user=privileged, purpose="sign", next_url="/dokumen/")
+        assert url.endswith("/akun/masuk/?next=%2Fdokumen%2F")
+        assert not SignInLink.objects.filter(user=privileged).exists()
+        page = client.get("/" + url.split("/", 3)[3])
+        assert page.status_code == 200 and "_auth_user_id" not in client.session
+
+
+def test_a_link_stops_working_when_its_signer_is_promoted_to_staff(client):
+    user = SignerFactory()
+    url = signin_link_create(user=user, purpose="invite")
+    user.role = user.Role.STAFF
+    user.save()
+    assert client.post("/" + url.split("/", 3)[3]).status_code == 410
+    assert "_auth_user_id" not in client.session

@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from certificates.crypto import EncryptedTextField
+from signing.models import PeruriCall
 
 
 class Enrolment(models.Model):
@@ -327,14 +328,8 @@ OPERATION_LABELS = {
     "staff_page": _("Staff page"),
     "export": _("Export"),
 }
-OUTCOME_LABELS = {
-    "ok": _("success"),
-    "rejected": _("rejected"),
-    "pending": _("still being verified"),
-    "unknown": _("outcome unknown"),
-    "unavailable": _("Peruri unavailable"),
-    "error": _("error"),
-}
+# Outcomes of Peruri calls are those of the call log (peruri.outcome_of); "error" is ours.
+OUTCOME_LABELS = {**dict(PeruriCall.Outcome.choices), "error": _("error")}
 
 
 def _status_label(value: str) -> str:

@@ -44,7 +44,7 @@ from django.utils.translation import gettext_noop
 from certificates.consent import CONSENT_VERSION, consent_hash
 from certificates.crypto import decrypt_bytes, encrypt_bytes
 from certificates.models import Consent, Enrolment, EnrolmentEvent
-from peruri import PeruriError, PeruriPending, PeruriRejected, PeruriUnavailable
+from peruri import PeruriError, PeruriPending, PeruriRejected, PeruriUnavailable, outcome_of
 
 logger = logging.getLogger(__name__)
 
@@ -290,15 +290,7 @@ def _assert_no_transaction() -> None:
 
 
 def _outcome(exc: PeruriError) -> str:
-    if isinstance(exc, PeruriUnavailable):
-        return "unavailable"
-    if isinstance(exc, PeruriPending):
-        return "pending"
-    if isinstance(exc, PeruriRejected):
-        return "rejected"
-    if exc.outcome_unknown:
-        return "unknown"
-    return "error"
+    return outcome_of(exc)
 
 
 def _call(enrolment: Enrolment, operation: str, send: Callable[[], Any]) -> Any:

@@ -104,27 +104,9 @@ def event_record(*, document: Document, kind: str, actor: Any = None, **data: An
 
 
 def _outcome(exc: BaseException) -> str:
-    from peruri import (
-        PeruriAuthError,
-        PeruriContractError,
-        PeruriRejected,
-        PeruriTransient,
-        PeruriUnavailable,
-    )
+    from peruri import outcome_of
 
-    if isinstance(exc, PeruriUnavailable):
-        return "unavailable"
-    if getattr(exc, "outcome_unknown", False):
-        return "unknown"
-    if isinstance(exc, PeruriRejected):
-        return "rejected"
-    if isinstance(exc, PeruriTransient):
-        return "transient"
-    if isinstance(exc, PeruriAuthError):
-        return "auth"
-    if isinstance(exc, PeruriContractError):
-        return "contract"
-    return "error"
+    return outcome_of(exc)
 
 
 def _error_text(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 __version__ = "1.0.0"
 
-from .client import BinaryInput, OnCall, PeruriClient, signing_session  # noqa: E402
+from .client import BinaryInput, OnCall, PeruriClient, outcome_of, signing_session  # noqa: E402
 from .endpoints import DEFAULT_PATHS, OPERATIONS, PRODUCTION_JWT_PATH  # noqa: E402
 from .errors import (  # noqa: E402
     PeruriAuthError,
@@ -48,6 +48,7 @@ from .types import (  # noqa: E402
 )
 
 __all__ = [
+    "outcome_of",
     "DEFAULT_PATHS",
     "OPERATIONS",
     "PRODUCTION_BASE_URL",

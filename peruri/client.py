@@ -1159,6 +1159,13 @@ def _gateway_text(parsed: object, redact: Sequence[str]) -> str | None:
     return None
 
 
+def outcome_of(exc: BaseException) -> Outcome:
+    """How a failed call ended, in the words of CallRecord.outcome: "rejected", "pending",
+    "transient" (not applied), "unknown" (may have been applied: reconcile), "auth",
+    "unavailable" (breaker open, not sent), "contract" or "config"."""
+    return _classify(exc)[0]
+
+
 def _classify(exc: BaseException) -> tuple[Outcome, bool]:
     """(outcome for the call record, whether it is a transport-level failure for the breaker)."""
     if isinstance(exc, _Unauthorized | PeruriAuthError):

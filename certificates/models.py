@@ -315,7 +315,7 @@ OPERATION_LABELS = {
     "register": _("Registration"),
     "activate": _("Activation"),
     "verify_video": _("Video Verification"),
-    "send_specimen": _("Send Speciment"),
+    "send_specimen": _("Send Specimen"),
     "check_certificate": _("Check Certificate"),
     "invite": _("Invitation"),
     "invitation_email": _("Invitation e-mail"),

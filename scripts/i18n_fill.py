@@ -2,7 +2,9 @@
 
 - locale/en: English is the source language, so every msgstr is its msgid.
 - locale/id: translations come from a JSON file {"English msgid": "Indonesian msgstr", ...}
-  (plural entries: {"msgid": ["singular", "plural"]}); entries without one are listed.
+  (plural entries: {"msgid": ["singular", "plural"]}; an entry with a pgettext context is keyed
+  "context\u0004msgid", as gettext itself keys them); entries without one are listed, and a
+  guess makemessages marked fuzzy stays fuzzy (so untranslated) until the JSON confirms it.
 
     python scripts/i18n_fill.py [translations.json]
 """
@@ -39,15 +41,20 @@ def fill_indonesian(translations: dict[str, object]) -> list[str]:
         for entry in po:
             if entry.obsolete:
                 continue
-            found = translations.get(entry.msgid)
+            key = f"{entry.msgctxt}\x04{entry.msgid}" if entry.msgctxt else entry.msgid
+            found = translations.get(key)
             if isinstance(found, list) and entry.msgid_plural:
-                entry.msgstr_plural = {0: found[0], 1: found[-1]}
+                entry.msgstr_plural = {0: found[0]}  # Indonesian has one plural form
             elif isinstance(found, str) and not entry.msgid_plural:
                 entry.msgstr = found
-            if "fuzzy" in entry.flags:
+            if found is not None and "fuzzy" in entry.flags:
                 entry.flags.remove("fuzzy")
-            if not entry.translated():
+            if not entry.translated() or "fuzzy" in entry.flags:
                 missing.append(entry.msgid)
+        po.metadata["Project-Id-Version"] = "Paraf"
+        po.metadata["Language-Team"] = "Paraf <paraf@localhost>"
+        po.metadata["Last-Translator"] = "Paraf <paraf@localhost>"
+        po.metadata["PO-Revision-Date"] = po.metadata.get("POT-Creation-Date", "")
         po.metadata["Language"] = "id"
         po.metadata["Plural-Forms"] = "nplurals=1; plural=0;"
         po.metadata["Content-Type"] = "text/plain; charset=UTF-8"

@@ -111,9 +111,12 @@ def _load(data: bytes) -> CertificateAuthority:
     return CertificateAuthority(key=key, certificate=cert)
 
 
-def ensure_ca() -> CertificateAuthority:
-    """The CA, created on first need. Safe against other threads and processes doing the same."""
-    path = bundle_path()
+def ensure_ca(*, path: Path | None = None) -> CertificateAuthority:
+    """The CA, created on first need. Safe against other threads and processes doing the same.
+
+    `path` is the bundle file (default: `SANDBOX_DATA_DIR/ca-bundle.pem`).
+    """
+    path = path or bundle_path()
     with _lock:
         try:
             st = path.stat()

@@ -348,6 +348,9 @@ def _run(request: HttpRequest, op: Operation) -> dict[str, Any]:
     limit = int(getattr(settings, "SANDBOX_MAX_BODY_BYTES", 64 * 1024 * 1024))
     raw = request.read(limit + 1)
     try:
+        # The document's header table: `Content-Type: application/json` on every call [assumed: 1008].
+        if (request.content_type or "").lower() != "application/json":
+            raise Rejected(errors.INVALID_DATA, "Header Content-Type harus application/json")
         if len(raw) > limit:
             raise Rejected(errors.INVALID_DATA, f"Ukuran request melebihi batas {limit // (1024 * 1024)} MB")
         try:

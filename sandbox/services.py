@@ -592,7 +592,13 @@ def _busy_once(order: Order) -> None:
 
 
 def _apply_signature(*, order: Order, box: SignerBox) -> Order:
-    """Signs the document for this order (incremental update) and records it. Raises Rejected F/03/4012."""
+    """Signs the document for this order (incremental update) and records it. Raises Rejected F/03/4012.
+
+    The signature is computed outside any database transaction (pyHanko takes a while; on SQLite
+    an open write transaction would stall every other writer sharing the file, Paraf included),
+    then recorded by compare-and-set: the order must still be waiting and the document must still
+    carry the signatures it was signed over, so two concurrent signings cannot both win.
+    """
     user = order.user
     if "signfail" in user.scenarios:
         Order.objects.filter(pk=order.pk, status=Order.Status.WAITING_SIGNATURE).update(
@@ -601,50 +607,43 @@ def _apply_signature(*, order: Order, box: SignerBox) -> Order:
         raise Rejected(errors.FAILED, "Gagal tanda tangan")
     authority = ca.ensure_ca()
     certificate_issue_if_due(user=user)  # re-issues when the CA was recreated
+    document = Document.objects.get(pk=order.document_id)
+    if document.locked:
+        raise Rejected(errors.ALREADY_SIGNED, "Dokumen sudah dikunci (NO_CHANGES_ALLOWED)")
+    signed_over = document.signature_count
+    now = timezone.now()
+    try:
+        signed = sign_pdf(
+            pdf=bytes(document.content),
+            box=box,
+            field_name=f"Peruri_{order.pk}",
+            certificate_pem=user.certificate_pem,
+            key_pem=user.key_pem,
+            ca_certificate_pem=authority.certificate_pem,
+            signer_name=user.name,
+            specimen_png=bytes(user.specimen) if user.specimen else None,
+            has_signatures=signed_over > 0,
+            when=now,
+        )
+    except Exception as exc:  # noqa: BLE001 - pyHanko/pypdf failures become Peruri's 4012
+        logger.exception("sandbox: signing order %s failed", order.pk)
+        failure = str(exc)[:255]
+        Order.objects.filter(pk=order.pk, status=Order.Status.WAITING_SIGNATURE).update(
+            status=Order.Status.FAILED, failure=failure
+        )
+        raise Rejected(errors.SIGNING_FAILED, f"Gagal tanda tangan: {failure}") from exc
     with transaction.atomic():
-        # One signature at a time per document (a tier's signers share it).
-        document = Document.objects.select_for_update().get(pk=order.document_id)
-        fresh = Order.objects.select_for_update().get(pk=order.pk)
-        if fresh.status != Order.Status.WAITING_SIGNATURE:
+        won = Order.objects.filter(pk=order.pk, status=Order.Status.WAITING_SIGNATURE).update(
+            status=Order.Status.SIGNED, signed_at=now, signer=box.as_json()
+        )
+        if not won:
             raise Rejected(errors.ALREADY_SIGNED, "Dokumen sudah ditandatangani")
-        if document.locked:
-            raise Rejected(errors.ALREADY_SIGNED, "Dokumen sudah dikunci (NO_CHANGES_ALLOWED)")
-        now = timezone.now()
-        try:
-            signed = sign_pdf(
-                pdf=bytes(document.content),
-                box=box,
-                field_name=f"Peruri_{order.pk}",
-                certificate_pem=user.certificate_pem,
-                key_pem=user.key_pem,
-                ca_certificate_pem=authority.certificate_pem,
-                signer_name=user.name,
-                specimen_png=bytes(user.specimen) if user.specimen else None,
-                has_signatures=document.signature_count > 0,
-                when=now,
-            )
-        except Exception as exc:  # noqa: BLE001 - pyHanko/pypdf failures become Peruri's 4012
-            logger.exception("sandbox: signing order %s failed", order.pk)
-            failed = True
-            failure = str(exc)[:255]
-        else:
-            failed = False
-        if failed:
-            fresh.status = Order.Status.FAILED
-            fresh.failure = failure
-            fresh.save(update_fields=["status", "failure"])
-        else:
-            document.content = signed
-            document.signature_count += 1
-            document.locked = box.locks_document
-            document.save(update_fields=["content", "signature_count", "locked"])
-            fresh.status = Order.Status.SIGNED
-            fresh.signed_at = now
-            fresh.signer = box.as_json()
-            fresh.save(update_fields=["status", "signed_at", "signer"])
-    if failed:
-        raise Rejected(errors.SIGNING_FAILED, f"Gagal tanda tangan: {failure}")
-    fresh.refresh_from_db()
+        recorded = Document.objects.filter(pk=document.pk, signature_count=signed_over, locked=False).update(
+            content=signed, signature_count=signed_over + 1, locked=box.locks_document
+        )
+        if not recorded:  # another signature landed first: this one was made over stale bytes
+            raise Rejected(errors.ALREADY_SIGNED, "Dokumen sudah berubah, silakan coba lagi")
+    fresh = Order.objects.select_related("user", "document").get(pk=order.pk)
     nxt = fresh.next_signer_order
     if nxt is not None:
         _sign_request_message(nxt, kind=Message.Kind.NEXT_SIGNER)

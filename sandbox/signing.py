@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import datetime as dt
 import io
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from asn1crypto import keys as asn1_keys
@@ -30,8 +32,26 @@ NOT_CERTIFIED = "NOT_CERTIFIED"
 NO_CHANGES_ALLOWED = "NO_CHANGES_ALLOWED"
 CERTIFICATION_LEVELS = (NOT_CERTIFIED, NO_CHANGES_ALLOWED)
 COORDINATES = ("lowerLeftX", "lowerLeftY", "upperRightX", "upperRightY")
+COORDINATE_MAX_LEN = 3
 _INTEGER = re.compile(r"^[0-9]+$")
 _DECIMAL = re.compile(r"^-?[0-9]*[.,][0-9]+$|^-?[0-9]+[.,][0-9]*$")
+T = TypeVar("T")
+
+
+def outside_event_loop(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)`, moved to a helper thread when this thread runs an asyncio loop.
+
+    pyHanko's synchronous API wraps its coroutines in asyncio.run(), which refuses to start in a
+    thread whose event loop is already running (an ASGI server, or Playwright's sync API in the
+    test process). The sandbox's services are called in-process too (web views, Paraf's tests),
+    so a signature must not depend on which thread asks for it.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn(*args, **kwargs)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-pyhanko") as pool:
+        return pool.submit(fn, *args, **kwargs).result()
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,9 @@ def _integer(name: str, value: str) -> int:
         raise Rejected(errors.SIGNING_FAILED, f"Gagal tanda tangan: {name} harus bilangan bulat ({value!r})")
     if not _INTEGER.match(value):
         raise Rejected(errors.SIGNING_FAILED, f"Gagal tanda tangan: {name} tidak valid ({value!r})")
+    # The field tables give coordinates and page a length of 3: at most "999".
+    if len(value) > COORDINATE_MAX_LEN:
+        raise Rejected(errors.INVALID_DATA, f"Parameter signer.{name} maksimal {COORDINATE_MAX_LEN} karakter")
     return int(value)
 
 
@@ -248,7 +271,8 @@ def sign_pdf(
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     out = io.BytesIO()
-    pdf_signer.sign_pdf(
+    outside_event_loop(
+        pdf_signer.sign_pdf,
         writer,
         appearance_text_params={
             "signer": _ascii(signer_name),

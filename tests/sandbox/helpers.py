@@ -255,11 +255,14 @@ def validate_signatures(data: bytes, ca: Any) -> list[Any]:
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
+    from sandbox.signing import outside_event_loop
+
     reader = PdfFileReader(io.BytesIO(data))
     statuses = []
     for embedded in reader.embedded_signatures:
         context = ValidationContext(trust_roots=[ca], allow_fetching=False, revocation_mode="soft-fail")
-        statuses.append(validate_pdf_signature(embedded, context))
+        # pyHanko's sync API calls asyncio.run(): not from a thread whose loop runs (Playwright's).
+        statuses.append(outside_event_loop(validate_pdf_signature, embedded, context))
     return statuses
 
 

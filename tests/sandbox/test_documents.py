@@ -106,6 +106,9 @@ def test_signing_without_coordinates_anywhere_is_4014(api: Api, signer_email: st
         (signer(llx="529", urx="454"), "4012"),  # upside down
         (signer(page="3"), "4012"),  # the PDF has 2 pages
         (signer(page="0"), "4012"),
+        (signer(urx="1000"), "1008"),  # the field tables allow 3 characters
+        (signer(page="1000"), "1008"),
+        (signer(lly="0045"), "1008"),
         (signer(llx=""), "4014"),
         ({k: v for k, v in signer().items() if k != "upperRightY"}, "4014"),
         (signer(isVisualSign="MAYBE"), "1008"),

@@ -176,3 +176,23 @@ def test_a_body_that_is_not_json_is_refused_with_1008(api: Api) -> None:
 def test_the_system_id_is_checked_on_operations(api: Api) -> None:
     reply = api.call("checkCertificate", {"param": {"email": "a@b.co", "systemId": "PERURI"}})
     assert reply == {"resultCode": "1001", "resultDesc": "systemId tidak valid"}
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_not_sent_as_application_json_is_refused_with_1008(api: Api, content_type: str | None) -> None:
+    headers = api.headers()
+    if content_type is None:
+        del headers["Content-Type"]
+    else:
+        headers["Content-Type"] = content_type
+    body = b'{"param": {"email": "a@b.co", "systemId": "%s"}}' % api.system_id.encode()
+    response = requests.post(api.url("checkCertificate"), data=body, headers=headers, timeout=10)
+    assert response.status_code == 200
+    assert response.json() == {"resultCode": "1008", "resultDesc": "Header Content-Type harus application/json"}
+
+
+def test_a_charset_on_the_json_content_type_is_fine(api: Api) -> None:
+    headers = {**api.headers(), "Content-Type": "application/json; charset=UTF-8"}
+    body = b'{"param": {"email": "nobody@example.com", "systemId": "%s"}}' % api.system_id.encode()
+    response = requests.post(api.url("checkCertificate"), data=body, headers=headers, timeout=10)
+    assert response.json()["resultCode"] == "1008" and "belum terdaftar" in response.json()["resultDesc"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 import requests
 from cryptography import x509
@@ -23,24 +22,35 @@ def test_the_ca_certificate_is_served_as_pem(api: Api) -> None:
     assert requests.get(f"{api.base}/sandbox/ca.pem", timeout=10).content == response.content  # reused
 
 
-def test_the_ca_is_created_once_even_when_threads_race(settings: Any, tmp_path: Path) -> None:
-    settings.SANDBOX_DATA_DIR = tmp_path / "sandbox-data"
-    ca._cache.clear()
+def test_the_ca_is_created_once_even_when_threads_race(tmp_path: Path) -> None:
+    # A private bundle path: SANDBOX_DATA_DIR is left alone, since the session's sandbox server
+    # (other threads of this process) reads it for every signature it makes.
+    bundle = tmp_path / "sandbox-data" / "ca-bundle.pem"
     results: list[bytes] = []
     barrier = threading.Barrier(4)
 
     def create() -> None:
         barrier.wait()
-        results.append(ca.ensure_ca().certificate_pem)
+        results.append(ca.ensure_ca(path=bundle).certificate_pem)
 
     threads = [threading.Thread(target=create) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(set(results)) == 1
-    assert [p.name for p in (tmp_path / "sandbox-data").iterdir()] == ["ca-bundle.pem"]
-    ca._cache.clear()
+    assert len(results) == 4 and len(set(results)) == 1
+    assert [p.name for p in bundle.parent.iterdir()] == ["ca-bundle.pem"]
+    assert bundle.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_ca_is_reused_after_a_restart(tmp_path: Path) -> None:
+    bundle = tmp_path / "sandbox-data" / "ca-bundle.pem"
+    before = ca.ensure_ca(path=bundle)
+    ca._cache.clear()  # what a new process starts with
+    after = ca.ensure_ca(path=bundle)
+    assert after is not before
+    assert after.certificate_pem == before.certificate_pem
+    assert after.key.private_numbers() == before.key.private_numbers()
 
 
 def test_the_outbox_json_filters_by_recipient_newest_first(api: Api, signer_email: str) -> None:

@@ -99,3 +99,56 @@ def test_signer_box_parse_reads_peruri_strings() -> None:
             raw={"lowerLeftX": "87.5", "lowerLeftY": "45", "upperRightX": "529", "upperRightY": "116"}
         )
     assert decimal.value.code == "4012"
+
+
+def _order_ready_to_sign(email: str) -> tuple[object, object]:
+    _certified(email)
+    order = services.document_send(
+        params={
+            "email": email,
+            "payload": {"fileName": "a.pdf", "base64Document": b64(pdf(1))},
+            "systemId": settings.SANDBOX_SYSTEM_ID,
+        }
+    )
+    return order, services.otp_issue(order=order)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_signature_is_computed_outside_any_database_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyHanko takes a while: an open transaction meanwhile would stall every writer of a SQLite file."""
+    from django.db import connection
+
+    seen: list[bool] = []
+    real = services.sign_pdf
+
+    def spy(**kwargs: object) -> bytes:
+        seen.append(connection.in_atomic_block)
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "sign_pdf", spy)
+    order, otp = _order_ready_to_sign("wv@yopmail.com")
+    signed = services.order_sign(order=order, otp=otp.code, token=otp.token, signer_box=SignerBox(100, 100, 200, 150))
+    assert seen == [False]
+    assert selectors.order_status(order=signed) == "SIGNED"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_signature_made_over_bytes_that_changed_meanwhile_is_not_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sandbox.models import Document
+
+    real = services.sign_pdf
+
+    def racing(**kwargs: object) -> bytes:
+        out = real(**kwargs)
+        # Another signature is recorded on the same document while this one was being computed.
+        Document.objects.update(signature_count=1, content=b"%PDF-1.7 signed by someone else")
+        return out
+
+    monkeypatch.setattr(services, "sign_pdf", racing)
+    order, otp = _order_ready_to_sign("wv@yopmail.com")
+    with pytest.raises(Rejected) as lost:
+        services.order_sign(order=order, otp=otp.code, token=otp.token, signer_box=SignerBox(100, 100, 200, 150))
+    assert lost.value.code == errors.ALREADY_SIGNED
+    order.refresh_from_db()
+    assert order.status == "WAITING_SIGNATURE"
+    assert bytes(Document.objects.get().content) == b"%PDF-1.7 signed by someone else"

@@ -256,11 +256,12 @@ def test_an_order_with_coordinates_shows_the_pages_and_signs(page, partner, sand
 @pytest.mark.e2e
 def test_a_page_on_an_origin_that_is_not_a_partner_cannot_frame_the_web_view(page, partner, sandbox, settings, api):
     settings.SANDBOX_FRAME_ANCESTORS = ["https://other-partner.example"]
-    order_id = "1"
+    # An existing order: framed, its page would post a callback to the parent.
+    order_id = api.send_document(api.enrol("bingkai@example.com"))
+    # goto() returns on the parent's load event, which waits for the iframe's own load.
     page.goto(f"{partner}/parent?{urlencode({'src': f'{sandbox}/webview/signing.php?orderId={order_id}'})}")
-    page.wait_for_timeout(1000)
     frame = page.locator("#peruri").element_handle().content_frame()
-    assert not frame.url.startswith(sandbox)  # blocked: Chromium shows its error page instead
+    assert frame.url.startswith("chrome-error://")  # blocked by frame-ancestors: Chromium's error page
     assert page.evaluate("() => window.received.length") == 0
 
 
@@ -295,3 +296,31 @@ def test_the_json_endpoints_need_the_page_token_and_our_own_origin(sandbox, api,
     reply = requests.post(url, data={**good, **placed}, headers=mine, timeout=10)
     assert reply.status_code == 200 and reply.json()["resultCode"] == "0", reply.text
     assert "ticket" in reply.json() and api.latest_otp(signer_email) not in json.dumps(reply.json())
+
+
+ENGLISH_DEFAULTS = ("Loading", "Page ", "Previous page", "Next page", "Signature box", "Start camera", "Clear", "Save")
+
+
+@pytest.mark.e2e
+def test_both_web_views_fit_a_phone_and_speak_indonesian(page, sandbox, api, signer_email):
+    page.set_viewport_size({"width": 360, "height": 740})
+    fits = "() => document.documentElement.scrollWidth <= window.innerWidth"
+
+    order_id = api.send_document(signer_email)
+    page.goto(f"{sandbox}/webview/signing.php?orderId={order_id}")
+    page.locator(".placement-page").filter(has_text="Halaman 2 dari 2").wait_for(timeout=20_000)
+    page.locator(".placement-box").wait_for()
+    assert page.evaluate(fits)
+    assert page.get_by_role("button", name="Kirim kode OTP").is_visible()
+    text = page.locator("body").inner_text()
+    assert page.locator("html").get_attribute("lang") == "id"
+    assert not [word for word in ENGLISH_DEFAULTS if word in text], text
+
+    email = "ponsel@example.com"
+    api.ok("registration", {"param": registration(email, name="Dewi Lestari")})
+    page.goto(f"{sandbox}/webview/index.php?{urlencode({'email': email, 'systemId': settings.SANDBOX_SYSTEM_ID})}")
+    page.get_by_role("button", name="Nyalakan kamera").wait_for()
+    assert page.evaluate(fits)
+    text = page.locator("body").inner_text()
+    assert page.locator("html").get_attribute("lang") == "id"
+    assert not [word for word in ENGLISH_DEFAULTS if word in text], text

@@ -181,7 +181,7 @@ def _widget_rect(pdf: bytes, page_number: int) -> list[int]:
 
 
 @pytest.mark.e2e
-def test_the_signing_web_view_places_the_box_signs_with_the_otp_and_tells_the_partner(
+def test_the_peruri_sign_web_view_places_the_box_signs_with_the_otp_and_tells_the_partner(
     page, partner, sandbox, api, signer_email, console_errors
 ):
     order_id = api.send_document(signer_email)  # no coordinates: the user places the box

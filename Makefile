@@ -36,6 +36,7 @@ lint: $(DEVSTAMP)
 	$(VENV)/bin/mypy peruri
 
 test: $(DEVSTAMP)
+	mkdir -p var
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy peruri
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test

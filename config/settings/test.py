@@ -16,6 +16,7 @@ MAILBOX_PAGE_ENABLED = True
 
 # One test database per test run (pid), so that runs in parallel on one machine don't collide.
 _RUN = os.getpid()
+VAR_DIR.mkdir(exist_ok=True)  # a fresh clone has no var/ (it is git-ignored)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so the live-server and sandbox threads see the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{_RUN}.sqlite3")}

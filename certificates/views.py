@@ -42,6 +42,17 @@ WORKING = frozenset(
 )
 
 
+# The registration fields the form shows pre-filled with what is on file.
+_REGISTRATION_INITIAL_FIELDS = (
+    "full_name", "phone", "ktp_number", "npwp_number", "address", "city", "province", "gender",
+    "place_of_birth", "date_of_birth",
+)  # fmt: skip
+
+
+def _registration_initial(enrolment: Enrolment) -> dict[str, Any]:
+    return {f: getattr(enrolment, f) for f in _REGISTRATION_INITIAL_FIELDS if getattr(enrolment, f)}
+
+
 def _owner_enrolment(request: HttpRequest) -> Enrolment:
     return selectors.enrolment_get_for_owner(user=request.user)
 
@@ -125,22 +136,7 @@ def register(request: HttpRequest) -> HttpResponse:
             else:
                 return redirect("certificates:my_enrolment")
     else:
-        initial = {
-            f: getattr(enrolment, f)
-            for f in (
-                "full_name",
-                "phone",
-                "ktp_number",
-                "npwp_number",
-                "address",
-                "city",
-                "province",
-                "gender",
-                "place_of_birth",
-                "date_of_birth",
-            )  # fmt: skip
-            if getattr(enrolment, f)
-        }
+        initial = _registration_initial(enrolment)
         initial.setdefault("full_name", request.user.full_name)
         form = RegistrationForm(initial=initial, enrolment=enrolment)
     context = {
@@ -481,22 +477,7 @@ def enrolment_prefill(request: HttpRequest, pk: int) -> HttpResponse:
         services.identity_read_record(
             enrolment=enrolment, actor=request.user, what=services.READ_PREFILL_FORM, via="staff_page"
         )
-        initial = {
-            f: getattr(enrolment, f)
-            for f in (
-                "full_name",
-                "phone",
-                "ktp_number",
-                "npwp_number",
-                "address",
-                "city",
-                "province",
-                "gender",
-                "place_of_birth",
-                "date_of_birth",
-            )  # fmt: skip
-            if getattr(enrolment, f)
-        }
+        initial = _registration_initial(enrolment)
         form = PrefillForm(initial=initial, enrolment=enrolment)
     return render(request, "certificates/staff/enrolment_prefill.html", {"enrolment": enrolment, "form": form})
 

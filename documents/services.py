@@ -1023,41 +1023,36 @@ def document_housekeeping(*, now: datetime | None = None) -> dict[str, int]:
     """
     now = now or timezone.now()
     counts = {"send_unknown": 0, "sign_unknown": 0, "rescheduled": 0}
-    send_deadline = now - timedelta(seconds=_setting("DOCUMENT_SEND_DEADLINE", 900))
-    sign_deadline = now - timedelta(seconds=_setting("DOCUMENT_SIGN_DEADLINE", 300))
-    stuck_sending = Document.objects.filter(status=S.SENDING, inflight_since__lt=send_deadline).values_list("pk", flat=True)
-    for pk in stuck_sending.iterator(chunk_size=200):
-        doc = Document(pk=pk)
-        if document_transition(
-            doc,
-            frm=(S.SENDING,),
-            to=S.NEEDS_RECONCILIATION,
-            kind=DocumentEvent.Kind.NEEDS_RECONCILIATION,
-            extra_filter=Q(inflight_since__lt=send_deadline),
-            operation="send_document",
-            reconcile_operation=Document.Reconcile.SEND,
-            last_error="Send Document did not finish (worker stopped or timed out); the outcome is unknown.",
-            inflight_since=None,
-        ):
-            counts["send_unknown"] += 1
-    stuck_signing = Document.objects.filter(status=S.SIGNING, inflight_since__lt=sign_deadline).values_list("pk", flat=True)
-    for pk in stuck_signing.iterator(chunk_size=200):
-        doc = Document(pk=pk)
-        if document_transition(
-            doc,
-            frm=(S.SIGNING,),
-            to=S.NEEDS_RECONCILIATION,
-            kind=DocumentEvent.Kind.NEEDS_RECONCILIATION,
-            extra_filter=Q(inflight_since__lt=sign_deadline),
-            operation="sign",
-            reconcile_operation=Document.Reconcile.SIGN,
-            last_error="Signing did not finish; the outcome is unknown. Checking the status with Peruri.",
-            inflight_since=None,
-            poll_count=0,
-            poll_queued=False,
-            next_poll_at=now,
-        ):
-            counts["sign_unknown"] += 1
+    # (in-flight status, deadline setting and default, count key, reconcile operation, error, extra updates)
+    stuck_kinds = (
+        (
+            S.SENDING, "DOCUMENT_SEND_DEADLINE", 900, "send_unknown", Document.Reconcile.SEND,
+            "Send Document did not finish (worker stopped or timed out); the outcome is unknown.",
+            {},
+        ),
+        (
+            S.SIGNING, "DOCUMENT_SIGN_DEADLINE", 300, "sign_unknown", Document.Reconcile.SIGN,
+            "Signing did not finish; the outcome is unknown. Checking the status with Peruri.",
+            {"poll_count": 0, "poll_queued": False, "next_poll_at": now},  # the poller reconciles it
+        ),
+    )  # fmt: skip
+    for status, setting, default, key, reconcile, error, extra in stuck_kinds:
+        deadline = now - timedelta(seconds=_setting(setting, default))
+        stuck = Document.objects.filter(status=status, inflight_since__lt=deadline).values_list("pk", flat=True)
+        for pk in stuck.iterator(chunk_size=200):
+            if document_transition(
+                Document(pk=pk),
+                frm=(status,),
+                to=S.NEEDS_RECONCILIATION,
+                kind=DocumentEvent.Kind.NEEDS_RECONCILIATION,
+                extra_filter=Q(inflight_since__lt=deadline),
+                operation="send_document" if status == S.SENDING else "sign",
+                reconcile_operation=reconcile,
+                last_error=error,
+                inflight_since=None,
+                **extra,
+            ):
+                counts[key] += 1
     counts["rescheduled"] = (
         Document.objects.filter(status__in=Document.POLLED_STATUSES, next_poll_at__isnull=True)
         .exclude(status=S.NEEDS_RECONCILIATION, peruri_order_id__isnull=True)
